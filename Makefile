@@ -25,8 +25,10 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PIP) install -q -c constraints.txt -e ".[dev]"
 	touch $@
 
+# `npm install` (not `npm ci`): npm 11 records only this platform's optional Anvil binary in the
+# lockfile and `npm ci` then refuses the lockfile as out of sync. `npm install` honours the lockfile.
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
 install: $(VENV)/.installed node_modules/.installed
