@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
+import {Reputation} from "./libraries/Reputation.sol";
+
+/// @title ParticipantRegistry
+/// @notice Identities, data profiles (M2), reputation (M9) and credits (M10b).
+contract ParticipantRegistry is IParticipantRegistry {
+    uint8 internal constant _ROLE_CLIENT = 1;
+    uint8 internal constant _ROLE_MINER = 2;
+
+    uint16 private immutable _gammaMax;
+    uint16 private immutable _threshold;
+    uint128 private immutable _baseCredits;
+    address private immutable _deployer;
+
+    address private _taskManager;
+    mapping(address participant => Account) private _accounts;
+    mapping(address client => mapping(bytes32 category => uint32 count)) private _profileCount;
+    mapping(address client => mapping(bytes32 contentHash => bytes32 category)) private _profiles;
+
+    /// @param gammaMax_ maximum reputation γmax (paper 004: 100).
+    /// @param threshold_ threshold h, also every participant's initial reputation (paper 004: 5).
+    /// @param baseCredits_ C_base granted at registration.
+    constructor(uint16 gammaMax_, uint16 threshold_, uint128 baseCredits_) {
+        if (gammaMax_ == 0 || threshold_ > gammaMax_) {
+            revert ParticipantRegistryInvalidParameters(gammaMax_, threshold_);
+        }
+        _gammaMax = gammaMax_;
+        _threshold = threshold_;
+        _baseCredits = baseCredits_;
+        _deployer = msg.sender;
+    }
+
+    modifier onlyTaskManager() {
+        if (msg.sender != _taskManager || msg.sender == address(0)) {
+            revert ParticipantRegistryNotTaskManager(msg.sender);
+        }
+        _;
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function registerClient() external {
+        _register(_ROLE_CLIENT);
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function registerMiner() external {
+        _register(_ROLE_MINER);
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function addDataProfile(DataProfile calldata profile) external {
+        if (_accounts[msg.sender].roles & _ROLE_CLIENT == 0) {
+            revert ParticipantRegistryNotClient(msg.sender);
+        }
+        bytes32 key = profile.contentHash;
+        if (profile.category == bytes32(0) || key == bytes32(0) || profile.size == 0) {
+            revert ParticipantRegistryInvalidProfile(msg.sender, key);
+        }
+        if (_profiles[msg.sender][key] != bytes32(0)) {
+            revert ParticipantRegistryProfileExists(msg.sender, key);
+        }
+        _profiles[msg.sender][key] = profile.category;
+        _profileCount[msg.sender][profile.category] += 1;
+        emit DataProfileAdded(msg.sender, profile.category, profile);
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function removeDataProfile(bytes32 contentHash) external {
+        bytes32 category = _profiles[msg.sender][contentHash];
+        if (category == bytes32(0)) revert ParticipantRegistryUnknownProfile(msg.sender, contentHash);
+        delete _profiles[msg.sender][contentHash];
+        _profileCount[msg.sender][category] -= 1;
+        emit DataProfileRemoved(msg.sender, category, contentHash);
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function setTaskManager(address taskManager_) external {
+        if (msg.sender != _deployer) revert ParticipantRegistryNotDeployer(msg.sender);
+        if (_taskManager != address(0)) revert ParticipantRegistryTaskManagerAlreadySet(_taskManager);
+        if (taskManager_ == address(0)) revert ParticipantRegistryZeroTaskManager();
+        _taskManager = taskManager_;
+        emit TaskManagerSet(taskManager_);
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function applyTaskOutcome(
+        uint256 taskId,
+        address participant,
+        uint256 evaluations,
+        uint256 count,
+        uint256 earned
+    ) external onlyTaskManager returns (uint16 reputation) {
+        Account storage account = _accounts[participant];
+        uint16 previous = account.reputation;
+        reputation = uint16(Reputation.applyAll(previous, evaluations, count, _gammaMax, _threshold));
+        account.reputation = reputation;
+        if (earned != 0) account.credits += uint128(earned);
+        emit ReputationUpdated(participant, taskId, previous, reputation);
+        if (earned != 0) emit CreditsAwarded(participant, taskId, uint128(earned));
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function awardCredits(uint256 taskId, address participant, uint256 amount)
+        external
+        onlyTaskManager
+    {
+        _accounts[participant].credits += uint128(amount);
+        emit CreditsAwarded(participant, taskId, uint128(amount));
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function eligibility(address participant, bytes32 category)
+        external
+        view
+        returns (uint8 roles, uint16 reputation, bool hasCategory)
+    {
+        Account storage account = _accounts[participant];
+        roles = account.roles;
+        reputation = account.reputation;
+        hasCategory = category != bytes32(0) && _profileCount[participant][category] != 0;
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function accountOf(address participant) external view returns (Account memory) {
+        return _accounts[participant];
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function reputationOf(address participant) external view returns (uint16) {
+        return _accounts[participant].reputation;
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function creditsOf(address participant) external view returns (uint128) {
+        return _accounts[participant].credits;
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function profileCount(address client, bytes32 category) external view returns (uint32) {
+        return _profileCount[client][category];
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function profileCategory(address client, bytes32 contentHash) external view returns (bytes32) {
+        return _profiles[client][contentHash];
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function taskManager() external view returns (address) {
+        return _taskManager;
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function gammaMax() external view returns (uint16) {
+        return _gammaMax;
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function threshold() external view returns (uint16) {
+        return _threshold;
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function baseCredits() external view returns (uint128) {
+        return _baseCredits;
+    }
+
+    function _register(uint8 role) private {
+        Account storage account = _accounts[msg.sender];
+        uint8 roles = account.roles;
+        if (roles & role != 0) revert ParticipantRegistryAlreadyRegistered(msg.sender, role);
+        if (roles == 0) {
+            account.reputation = _threshold;
+            account.registeredAt = uint64(block.timestamp);
+            account.credits = _baseCredits;
+        }
+        account.roles = roles | role;
+        emit ParticipantRegistered(msg.sender, role, account.reputation);
+    }
+}

@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {TaskSignatures} from "./TaskSignatures.sol";
+
+/// @title TaskJoins
+/// @notice Clients join a task directly or in batches of EIP-712 join permits relayed by anyone.
+abstract contract TaskJoins is TaskSignatures {
+    /// @notice See {ITaskManager-joinAsClient}.
+    function joinAsClient(uint256 taskId) external payable {
+        uint256 mortgage = _terms[taskId].clientMortgage;
+        if (msg.value != 0 && msg.value != mortgage) {
+            revert TaskManagerWrongMortgage(taskId, mortgage, msg.value);
+        }
+        State memory s = _states[taskId];
+        _checkJoinOpen(taskId, s.status);
+        if (msg.value == 0) _debit(msg.sender, mortgage);
+        _addClient(taskId, s, msg.sender, mortgage, false);
+        _states[taskId].clientCount = s.clientCount;
+        _funds[taskId].pot += uint128(mortgage);
+        _funds[taskId].unsettled += 1;
+    }
+
+    /// @notice See {ITaskManager-joinClientsBySig}.
+    function joinClientsBySig(uint256 taskId, JoinSignature[] calldata permits) external {
+        uint256 count = permits.length;
+        if (count == 0) revert TaskManagerEmptyBatch(taskId);
+        uint256 mortgage = _terms[taskId].clientMortgage;
+        State memory s = _states[taskId];
+        _checkJoinOpen(taskId, s.status);
+        bytes32 hash = _hashTypedDataV4(keccak256(abi.encode(_JOIN_TYPEHASH, taskId, mortgage)));
+        for (uint256 k; k < count; ++k) {
+            JoinSignature calldata p = permits[k];
+            (address client, ECDSA.RecoverError err,) = ECDSA.tryRecover(hash, p.v, p.r, p.s);
+            if (err != ECDSA.RecoverError.NoError) revert TaskManagerInvalidSignature(taskId, k);
+            _debit(client, mortgage);
+            _addClient(taskId, s, client, mortgage, true);
+        }
+        _states[taskId].clientCount = s.clientCount;
+        Funds storage funds = _funds[taskId];
+        funds.pot += uint128(mortgage * count);
+        funds.unsettled += uint16(count);
+    }
+
+    /// @dev Checks eligibility and records the member; the caller updates counters and funds.
+    function _addClient(uint256 taskId, State memory s, address client, uint256 mortgage, bool bySig)
+        private
+    {
+        if (s.clientCount >= _configs[taskId].maxClients) {
+            revert TaskManagerTaskFull(taskId, _configs[taskId].maxClients);
+        }
+        if (_members[taskId][client].role != MemberRole.None) revert TaskManagerAlreadyJoined(taskId, client);
+        bytes32 category = _categories[taskId];
+        (uint8 roles, uint16 reputation, bool hasCategory) = _registry.eligibility(client, category);
+        if (roles & 1 == 0) revert TaskManagerNotRegistered(client, 1);
+        if (!hasCategory) revert TaskManagerCategoryMissing(taskId, client, category);
+        uint16 minimum = _terms[taskId].minReputation;
+        if (reputation < minimum) revert TaskManagerReputationTooLow(taskId, client, reputation, minimum);
+        uint8 index = uint8(s.clientCount);
+        _members[taskId][client] = Member({role: MemberRole.Client, index: index, gammaAtJoin: reputation});
+        s.clientCount += 1;
+        emit ClientJoined(taskId, client, index, reputation, mortgage, bySig);
+    }
+}

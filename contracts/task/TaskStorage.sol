@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {ITaskManagerErrors} from "../interfaces/ITaskManagerErrors.sol";
+import {ITaskManagerEvents} from "../interfaces/ITaskManagerEvents.sol";
+import {IParticipantRegistry} from "../interfaces/IParticipantRegistry.sol";
+import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
+import {Bitmaps} from "../libraries/Bitmaps.sol";
+
+/// @title TaskStorage
+/// @notice Storage layout and small shared helpers of the TaskManager modules.
+/// @dev Gas layout (see docs/contracts.md): a task is six packed slots; `_states` is the hot one
+///      (a submission reads it and the client's `_members` slot, and writes nothing). Round
+///      outcomes are bit streams: client i of round r is bit r·n + i of `_accepted` (and the
+///      16-bit word r·n + i of `_weights`), so a settlement reads one or two words.
+///      Both deployed halves (TaskManager and TaskManagerExtension, which runs by delegatecall
+///      in TaskManager's storage) inherit this one layout.
+abstract contract TaskStorage is ITaskManagerErrors, ITaskManagerEvents {
+    uint8 internal constant _RAW = 0x55;
+    uint8 internal constant _DAG_PB = 0x70;
+    uint256 internal constant _MAX_ROUNDS = 250;
+    uint256 internal constant _MAX_CLIENTS = 256;
+    uint256 internal constant _MAX_MINERS = 64;
+    uint256 internal constant _MAX_COMMITTEE = 16;
+    uint8 internal constant _SLASH_NO_VERDICT = 1;
+    uint8 internal constant _SLASH_DISSENT = 2;
+
+    bytes32 internal constant _UPDATE_TYPEHASH = keccak256(
+        "Update(uint256 taskId,uint64 round,bytes32 digest,uint32 numSamples,uint8 codec)"
+    );
+    bytes32 internal constant _JOIN_TYPEHASH = keccak256("JoinTask(uint256 taskId,uint256 mortgage)");
+
+    /// @dev The slot every submission reads.
+    struct State {
+        TaskStatus status;
+        uint16 round; // current round; equals the number of finalized rounds
+        uint40 submitDeadline;
+        uint40 verdictDeadline;
+        uint8 attempt; // committee position of the current leader
+        uint16 clientCount;
+        uint8 minerCount;
+        uint8 committeeSize; // drawn size: min(requested, miners), fixed at start
+        uint32 missedTotal; // Σ over finalized rounds of (n − accepted): M11's Σ punish / unit
+        uint16 approvals; // bit k: committee position k approved the pending verdict
+        uint16 dissents; // bit k: committee position k attested another hash
+        uint16 pendingAccepted; // popcount of the pending verdict's accepted set
+        uint8 pendingCodec;
+    }
+
+    struct Config {
+        address requester;
+        RewardPolicy policy;
+        uint16 rounds;
+        uint16 maxClients;
+        uint8 committeeSize; // requested
+        uint8 byzantineF;
+        uint40 joinDeadline;
+    }
+
+    struct Terms {
+        uint88 clientMortgage;
+        uint88 minMinerStake;
+        uint32 submitDuration;
+        uint32 verdictDuration;
+        uint16 minReputation;
+    }
+
+    struct Rewards {
+        uint128 perRoundReward;
+        uint128 rewardUnit;
+    }
+
+    struct Funds {
+        uint128 pot; // wei the task still holds
+        uint96 totalStake;
+        uint16 unsettled; // members not yet settled
+    }
+
+    struct Member {
+        MemberRole role;
+        uint8 index;
+        uint16 gammaAtJoin;
+    }
+
+    struct MinerEntry {
+        address miner;
+        uint96 stake;
+    }
+
+    IParticipantRegistry internal immutable _registry;
+    IModelRegistry internal immutable _models;
+    uint256 internal immutable _gammaMax;
+    uint256 internal immutable _threshold;
+    uint256 internal immutable _slashBps;
+
+    uint256 internal _taskCount;
+    mapping(address account => uint256) internal _balances;
+    mapping(uint256 taskId => State) internal _states;
+    mapping(uint256 taskId => Config) internal _configs;
+    mapping(uint256 taskId => Terms) internal _terms;
+    mapping(uint256 taskId => Rewards) internal _rewards;
+    mapping(uint256 taskId => Funds) internal _funds;
+    mapping(uint256 taskId => bytes32 category) internal _categories;
+    mapping(uint256 taskId => mapping(address account => Member)) internal _members;
+    mapping(uint256 taskId => mapping(uint256 index => MinerEntry)) internal _miners;
+    mapping(uint256 taskId => mapping(uint256 round => uint256 packed)) internal _committees;
+    mapping(uint256 taskId => bytes32 verdictHash) internal _verdictHashes;
+    mapping(uint256 taskId => bytes32 digest) internal _pendingModels;
+    mapping(uint256 taskId => mapping(uint256 word => uint256 bits)) internal _accepted;
+    mapping(uint256 taskId => mapping(uint256 word => uint256 weights)) internal _weights;
+    mapping(uint256 taskId => uint256 nibbles) internal _offenses; // 4 bits per miner index
+
+    constructor(IParticipantRegistry registry_, IModelRegistry models_, uint256 slashBps_) {
+        if (address(registry_) == address(0) || address(models_) == address(0) || slashBps_ > 10_000) {
+            revert TaskManagerInvalidDeployment(address(registry_), address(models_), slashBps_);
+        }
+        _registry = registry_;
+        _models = models_;
+        _gammaMax = registry_.gammaMax();
+        _threshold = registry_.threshold();
+        _slashBps = slashBps_;
+    }
+
+    function _checkCodec(uint8 codec) internal pure {
+        if (codec != _RAW && codec != _DAG_PB) revert TaskManagerInvalidCodec(codec);
+    }
+
+    function _requireStatus(uint256 taskId, TaskStatus status, TaskStatus expected) internal pure {
+        if (status != expected) {
+            if (status == TaskStatus.None) revert TaskManagerUnknownTask(taskId);
+            revert TaskManagerWrongStatus(taskId, status, expected);
+        }
+    }
+
+    function _checkJoinOpen(uint256 taskId, TaskStatus status) internal view {
+        _requireStatus(taskId, status, TaskStatus.Joining);
+        uint40 deadline = _configs[taskId].joinDeadline;
+        if (block.timestamp > deadline) revert TaskManagerJoinClosed(taskId, deadline);
+    }
+
+    function _credit(address account, uint256 amount) internal {
+        _balances[account] += amount;
+    }
+
+    function _debit(address account, uint256 amount) internal {
+        uint256 balance = _balances[account];
+        if (balance < amount) revert TaskManagerInsufficientBalance(account, balance, amount);
+        // unchecked: balance ≥ amount was checked on the line above.
+        unchecked {
+            _balances[account] = balance - amount;
+        }
+    }
+
+    /// @dev Miner index at committee position `position` of `round`.
+    function _committeeIndex(uint256 taskId, uint256 round, uint256 position)
+        internal
+        view
+        returns (uint256)
+    {
+        return (_committees[taskId][round] >> (8 * position)) & 0xff;
+    }
+
+    function _quorum(uint256 size) internal pure returns (uint256) {
+        return (2 * size + 2) / 3;
+    }
+
+    /// @dev Reads the n-bit accepted set of `round` from the stream.
+    function _readAccepted(uint256 taskId, uint256 round, uint256 n) internal view returns (uint256 bits) {
+        uint256 offset = round * n;
+        uint256 word = offset >> 8;
+        uint256 shift = offset & 255;
+        bits = _accepted[taskId][word] >> shift;
+        if (shift + n > 256) bits |= _accepted[taskId][word + 1] << (256 - shift);
+        bits &= Bitmaps.lowMask(n);
+    }
+
+    /// @dev Overwrites the n-bit accepted set of `round` in the stream.
+    function _writeAccepted(uint256 taskId, uint256 round, uint256 n, uint256 bits) internal {
+        uint256 offset = round * n;
+        uint256 word = offset >> 8;
+        uint256 shift = offset & 255;
+        uint256 mask = Bitmaps.lowMask(n);
+        uint256 current = _accepted[taskId][word];
+        uint256 updated = (current & ~(mask << shift)) | (bits << shift);
+        if (updated != current) _accepted[taskId][word] = updated;
+        if (shift + n > 256) {
+            uint256 spill = shift + n - 256;
+            uint256 next = _accepted[taskId][word + 1];
+            _accepted[taskId][word + 1] = (next & ~Bitmaps.lowMask(spill)) | (bits >> (256 - shift));
+        }
+    }
+
+    /// @dev Weight of client `index` in `round` (16 bits at position round·n + index).
+    function _readWeight(uint256 taskId, uint256 round, uint256 n, uint256 index)
+        internal
+        view
+        returns (uint256)
+    {
+        uint256 pos = round * n + index;
+        return (_weights[taskId][pos >> 4] >> ((pos & 15) * 16)) & 0xffff;
+    }
+}
