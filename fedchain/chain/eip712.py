@@ -1,0 +1,189 @@
+"""EIP-712 typed data the FedChain TaskManager verifies: signed updates (M6) and join permits.
+
+The domain is ``{name: "FedChain TaskManager", version: "1", chainId, verifyingContract}``, so a
+signature binds the chain and the TaskManager's address; the structs bind the task, the round and
+the model digest::
+
+    Update(uint256 taskId,uint64 round,bytes32 digest,uint32 numSamples,uint8 codec)
+    JoinTask(uint256 taskId,uint256 mortgage)
+
+A signature made for one (chain, contract, task, round) recovers to a different address anywhere
+else, so the committee ignores it (it is not a member's submission). Signing goes through
+``eth_account``'s standard typed-data encoder; keys never leave the ``LocalAccount``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak, to_checksum_address
+
+__all__ = [
+    "DOMAIN_NAME",
+    "DOMAIN_VERSION",
+    "JOIN_TYPES",
+    "UPDATE_TYPES",
+    "domain",
+    "join_typed_data",
+    "recover_update_signer",
+    "sign_join",
+    "sign_update",
+    "typed_data_hash",
+    "update_typed_data",
+]
+
+DOMAIN_NAME = "FedChain TaskManager"
+DOMAIN_VERSION = "1"
+
+_DOMAIN_FIELDS = [
+    {"name": "name", "type": "string"},
+    {"name": "version", "type": "string"},
+    {"name": "chainId", "type": "uint256"},
+    {"name": "verifyingContract", "type": "address"},
+]
+#: The ``Update`` struct of a signed submission.
+UPDATE_TYPES: dict[str, list[dict[str, str]]] = {
+    "EIP712Domain": _DOMAIN_FIELDS,
+    "Update": [
+        {"name": "taskId", "type": "uint256"},
+        {"name": "round", "type": "uint64"},
+        {"name": "digest", "type": "bytes32"},
+        {"name": "numSamples", "type": "uint32"},
+        {"name": "codec", "type": "uint8"},
+    ],
+}
+#: The ``JoinTask`` struct of a join permit.
+JOIN_TYPES: dict[str, list[dict[str, str]]] = {
+    "EIP712Domain": _DOMAIN_FIELDS,
+    "JoinTask": [
+        {"name": "taskId", "type": "uint256"},
+        {"name": "mortgage", "type": "uint256"},
+    ],
+}
+
+
+def domain(*, chain_id: int, verifying_contract: str) -> dict[str, Any]:
+    """The EIP-712 domain of the TaskManager at ``verifying_contract`` on chain ``chain_id``."""
+    return {
+        "name": DOMAIN_NAME,
+        "version": DOMAIN_VERSION,
+        "chainId": int(chain_id),
+        "verifyingContract": to_checksum_address(verifying_contract),
+    }
+
+
+def _digest32(digest: bytes | str) -> bytes:
+    raw = bytes.fromhex(digest.removeprefix("0x")) if isinstance(digest, str) else bytes(digest)
+    if len(raw) != 32:
+        raise ValueError(f"a model digest is 32 bytes, got {len(raw)}")
+    return raw
+
+
+def update_typed_data(
+    *,
+    chain_id: int,
+    verifying_contract: str,
+    task_id: int,
+    round: int,
+    digest: bytes | str,
+    num_samples: int,
+    codec: int,
+) -> dict[str, Any]:
+    """The full EIP-712 message of an ``Update`` (what a wallet would show the client)."""
+    return {
+        "types": UPDATE_TYPES,
+        "primaryType": "Update",
+        "domain": domain(chain_id=chain_id, verifying_contract=verifying_contract),
+        "message": {
+            "taskId": int(task_id),
+            "round": int(round),
+            "digest": _digest32(digest),
+            "numSamples": int(num_samples),
+            "codec": int(codec),
+        },
+    }
+
+
+def join_typed_data(
+    *, chain_id: int, verifying_contract: str, task_id: int, mortgage: int
+) -> dict[str, Any]:
+    """The full EIP-712 message of a ``JoinTask`` permit."""
+    return {
+        "types": JOIN_TYPES,
+        "primaryType": "JoinTask",
+        "domain": domain(chain_id=chain_id, verifying_contract=verifying_contract),
+        "message": {"taskId": int(task_id), "mortgage": int(mortgage)},
+    }
+
+
+def typed_data_hash(message: dict[str, Any]) -> bytes:
+    """keccak256("\\x19\\x01" ‖ domainSeparator ‖ hashStruct(message)): what is signed."""
+    signable = encode_typed_data(full_message=message)
+    return keccak(b"\x19" + signable.version + signable.header + signable.body)
+
+
+def _vrs(account: LocalAccount, message: dict[str, Any]) -> dict[str, Any]:
+    signed = account.sign_message(encode_typed_data(full_message=message))
+    return {"v": signed.v, "r": signed.r.to_bytes(32, "big"), "s": signed.s.to_bytes(32, "big")}
+
+
+def sign_update(
+    *,
+    account: LocalAccount,
+    chain_id: int,
+    verifying_contract: str,
+    task_id: int,
+    round: int,
+    digest: bytes | str,
+    num_samples: int,
+    codec: int,
+) -> dict[str, Any]:
+    """Sign an update; returns the ``SignedUpdate`` struct for ``submitUpdatesBySig``
+    (``digest, numSamples, codec, v, r, s``)."""
+    message = update_typed_data(
+        chain_id=chain_id, verifying_contract=verifying_contract, task_id=task_id, round=round,
+        digest=digest, num_samples=num_samples, codec=codec,
+    )  # fmt: skip
+    return {
+        "digest": _digest32(digest),
+        "numSamples": int(num_samples),
+        "codec": int(codec),
+        **_vrs(account, message),
+    }
+
+
+def sign_join(
+    *, account: LocalAccount, chain_id: int, verifying_contract: str, task_id: int, mortgage: int
+) -> dict[str, Any]:
+    """Sign a join permit; returns the ``JoinSignature`` struct (``v, r, s``) for
+    ``joinClientsBySig``. The mortgage must be the task's client mortgage."""
+    message = join_typed_data(
+        chain_id=chain_id, verifying_contract=verifying_contract, task_id=task_id,
+        mortgage=mortgage,
+    )  # fmt: skip
+    return _vrs(account, message)
+
+
+def recover_update_signer(
+    *,
+    signed: dict[str, Any],
+    chain_id: int,
+    verifying_contract: str,
+    task_id: int,
+    round: int,
+) -> str:
+    """The address a ``SignedUpdate`` recovers to in this (chain, contract, task, round): what a
+    committee member checks against the task's clients."""
+    message = update_typed_data(
+        chain_id=chain_id, verifying_contract=verifying_contract, task_id=task_id, round=round,
+        digest=signed["digest"], num_samples=signed["numSamples"], codec=signed["codec"],
+    )  # fmt: skip
+    return str(
+        Account.recover_message(
+            encode_typed_data(full_message=message),
+            vrs=(signed["v"], signed["r"], signed["s"]),
+        )
+    )
