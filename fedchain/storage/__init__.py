@@ -5,6 +5,7 @@ Knows neither the chain nor torch (numpy, safetensors, httpx and the stdlib only
 
 from __future__ import annotations
 
+from fedchain.storage.base import DEFAULT_MAX_BLOB_BYTES, BlobStore
 from fedchain.storage.cid import (
     DEFAULT_IMPORT,
     KNOWN_PROFILES,
@@ -14,6 +15,12 @@ from fedchain.storage.cid import (
     compute_directory_cid,
     verify_cid,
     verify_cid_file,
+)
+from fedchain.storage.codec import (
+    DEFAULT_MAX_MODEL_BYTES,
+    ModelMetadata,
+    decode_model,
+    encode_model,
 )
 from fedchain.storage.errors import (
     BlobNotFoundError,
@@ -32,11 +39,14 @@ from fedchain.storage.errors import (
     MalformedBlobError,
     MetadataError,
     NonFiniteError,
+    OutputExistsError,
     ShapeMismatchError,
     StorageError,
     StoreConfigError,
     TensorSetMismatchError,
 )
+from fedchain.storage.kubo import DEFAULT_KUBO_API, KuboStore
+from fedchain.storage.local import LocalStore
 from fedchain.storage.multiformats import (
     CID,
     CODEC_DAG_PB,
@@ -45,14 +55,19 @@ from fedchain.storage.multiformats import (
     digest_to_cid,
     parse_cid,
 )
+from fedchain.storage.registry import default_store_spec, open_store, register_store
 
 __all__ = [
     "CID",
     "CODEC_DAG_PB",
     "CODEC_RAW",
     "DEFAULT_IMPORT",
+    "DEFAULT_KUBO_API",
+    "DEFAULT_MAX_BLOB_BYTES",
+    "DEFAULT_MAX_MODEL_BYTES",
     "KNOWN_PROFILES",
     "BlobNotFoundError",
+    "BlobStore",
     "BlobTooLargeError",
     "CIDMismatchError",
     "CIDParameterError",
@@ -64,11 +79,15 @@ __all__ = [
     "InvalidCIDError",
     "KuboAPIError",
     "KuboError",
+    "KuboStore",
     "KuboTimeoutError",
     "KuboUnavailableError",
+    "LocalStore",
     "MalformedBlobError",
     "MetadataError",
+    "ModelMetadata",
     "NonFiniteError",
+    "OutputExistsError",
     "ShapeMismatchError",
     "StorageError",
     "StoreConfigError",
@@ -77,8 +96,13 @@ __all__ = [
     "compute_cid",
     "compute_cid_file",
     "compute_directory_cid",
+    "decode_model",
+    "default_store_spec",
     "digest_to_cid",
+    "encode_model",
+    "open_store",
     "parse_cid",
+    "register_store",
     "verify_cid",
     "verify_cid_file",
 ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import BinaryIO
 
 from fedchain.storage.errors import CIDParameterError
@@ -206,12 +206,14 @@ def compute_directory_cid(
     return _root_cid(build(tree))
 
 
-def _candidates(cid: CID, first: ImportParams | None) -> Iterable[ImportParams]:
-    seen: set[ImportParams] = set()
+def _candidates(cid: CID, first: ImportParams | None) -> list[ImportParams]:
+    """``first``, then the known profiles, adapted to the CID's hash function. The version of
+    the CID text says nothing about the DAG (``--cid-base=base32`` shows a CIDv0 DAG as a
+    CIDv1), so profiles of the other version are tried too, last."""
+    out: list[ImportParams] = []
     for p in (first, *KNOWN_PROFILES):
-        if p is None or p in seen:
+        if p is None:
             continue
-        seen.add(p)
         if p.hash_function.code != cid.hash_code:
             p = ImportParams(
                 cid_version=1,
@@ -221,9 +223,10 @@ def _candidates(cid: CID, first: ImportParams | None) -> Iterable[ImportParams]:
                 hash=cid.hash_function.name,
                 layout=p.layout,
             )
-        if cid.codec == CODEC_DAG_PB and p.cid_version != cid.version:
-            continue
-        yield p
+        if p not in out:
+            out.append(p)
+    head, tail = out[:1], out[1:]
+    return head + sorted(tail, key=lambda p: p.cid_version != cid.version)
 
 
 def verify_cid(
@@ -233,7 +236,7 @@ def verify_cid(
 
     A raw CID is checked directly (the file is one raw block). A dag-pb root depends on the
     import settings, which the CID does not record: ``params`` is tried first, then the
-    :data:`KNOWN_PROFILES` of matching version (each try hashes ``data`` once).
+    :data:`KNOWN_PROFILES` (each try hashes ``data`` once).
     """
     target = parse_cid(cid)
     if target.codec == CODEC_RAW:

@@ -9,6 +9,7 @@ Every class derives from :class:`StorageError` (itself a
     ├── CIDParameterError(ValueError)        unsupported import parameters (chunker, hash, layout)
     ├── BlobNotFoundError(KeyError)          the store does not hold that CID
     ├── BlobTooLargeError(ValueError)        a blob is over the configured size limit
+    ├── OutputExistsError(FileExistsError)   refusing to overwrite an existing output file
     ├── IntegrityError                       bytes and CID disagree
     │   ├── CorruptBlobError                 bytes read back do not hash to the requested CID
     │   └── CIDMismatchError                 a node returned another CID than the one we computed
@@ -47,6 +48,7 @@ __all__ = [
     "MalformedBlobError",
     "MetadataError",
     "NonFiniteError",
+    "OutputExistsError",
     "ShapeMismatchError",
     "StorageError",
     "StoreConfigError",
@@ -81,6 +83,17 @@ class BlobNotFoundError(StorageError, KeyError):
 
 class BlobTooLargeError(StorageError, ValueError):
     """A blob is larger than the size limit in force."""
+
+
+class OutputExistsError(StorageError, FileExistsError):
+    """The output file exists and overwriting it was not asked for."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(f"{path} exists (pass overwrite/--force to replace it)")
+
+    def __str__(self) -> str:  # OSError would format its own way
+        return str(self.args[0])
 
 
 class IntegrityError(StorageError):
