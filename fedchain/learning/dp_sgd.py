@@ -1,11 +1,16 @@
 """DP-SGD (M4a): Opacus with its RDP accountant, and 003's Laplace variant.
 
-``dp_sgd`` — Opacus' :class:`~opacus.PrivacyEngine`: per-sample gradients clipped to L2 norm C,
-Gaussian noise of standard deviation σ·C on their sum, Poisson-sampled batches, and the RDP
-accountant reporting (ε, δ). Give ``noise_multiplier`` σ, or a target ``epsilon`` for the whole
-run (``make_private_with_epsilon``). ``grad_sample_mode="ghost"`` (default) uses Opacus' ghost
-clipping: per-sample gradient *norms* without materialising per-sample gradients, then a second
-backward pass with the clipping weights.
+``dp_sgd`` — Opacus DP-SGD: per-sample gradients clipped to L2 norm C, Gaussian noise of
+standard deviation σ·C on their sum, Poisson-sampled batches, and Opacus' RDP accountant
+reporting (ε, δ). Give ``noise_multiplier`` σ, or a target ``epsilon`` for the whole run (σ from
+Opacus' ``get_noise_multiplier``, as ``make_private_with_epsilon`` does). ``grad_sample_mode``:
+
+- ``"fast"``: per-sample gradients from :class:`~fedchain.learning.per_sample.PerSampleGradients`
+  (one backward pass, no wasted weight gradients), clipped, noised and accounted by Opacus'
+  ``DPOptimizer``, ``DPDataLoader`` and ``RDPAccountant``;
+- ``"ghost"``, ``"hooks"``, ``"functorch"``, ``"ew"``: Opacus' ``PrivacyEngine.make_private`` with
+  that mode (``"ghost"`` = ghost clipping, two backward passes);
+- ``"auto"`` (default): ``"fast"`` when every trainable layer is Linear/Conv, else ``"ghost"``.
 
 ``dp_sgd_laplace`` — 003's GD-DP (eqs. 1-4): per-sample gradient g_i, clipped
 g_i / max(1, ‖g_i‖/C), and Laplace noise Lap(Δf/ε) on the clipped gradient. Our reading: the
@@ -34,6 +39,7 @@ import torch
 from torch import nn
 
 from fedchain.learning.errors import PrivacyConfigError
+from fedchain.learning.per_sample import PerSampleGradients, supports_model
 from fedchain.learning.privacy import (
     PrivacyMechanism,
     PrivateRun,
@@ -52,7 +58,7 @@ __all__ = [
     "refuse_batchnorm",
 ]
 
-GRAD_SAMPLE_MODES = ("ghost", "hooks", "functorch", "ew")
+GRAD_SAMPLE_MODES = ("auto", "fast", "ghost", "hooks", "functorch", "ew")
 _CLIP_NORMS = ("l2", "l1")
 
 
@@ -73,6 +79,14 @@ def refuse_batchnorm(model: nn.Module, mechanism: str) -> None:
 
 
 _HOOK_WARNING = "Full backward hook is firing when gradients are computed"
+# RDP conversion at an extreme order: the bound is valid, only possibly loose.
+_ALPHA_WARNING = "Optimal order is"
+
+
+def _rdp_epsilon(accountant: Any, delta: float) -> float:
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_ALPHA_WARNING, category=UserWarning)
+        return float(accountant.get_epsilon(delta))
 
 
 class _OpacusRun(PrivateRun):
@@ -88,7 +102,7 @@ class _OpacusRun(PrivateRun):
             return super().step(x, y)
 
     def epsilon(self) -> float:
-        return float(self._engine.get_epsilon(self._delta))
+        return _rdp_epsilon(self._engine.accountant, self._delta)
 
     def delta(self) -> float:
         return self._delta
@@ -110,8 +124,8 @@ class DpSgd(PrivacyMechanism):
         noise_multiplier: σ ≥ 0 (noise std = σ·C); exclusive with ``epsilon``.
         epsilon: target ε > 0 for the whole run; exclusive with ``noise_multiplier``.
         delta: δ in (0, 1).
-        grad_sample_mode: ``"ghost"`` (ghost clipping, default), ``"hooks"``, ``"functorch"``,
-            ``"ew"`` (expanded weights).
+        grad_sample_mode: ``"auto"`` (default), ``"fast"``, ``"ghost"`` (ghost clipping),
+            ``"hooks"``, ``"functorch"``, ``"ew"`` (expanded weights); see the module docstring.
         poisson_sampling: Poisson-sampled batches, as the accountant assumes (default ``True``).
     """
 
@@ -119,7 +133,7 @@ class DpSgd(PrivacyMechanism):
     noise_multiplier: float | None = None
     epsilon: float | None = None
     delta: float = 1e-5
-    grad_sample_mode: str = "ghost"
+    grad_sample_mode: str = "auto"
     poisson_sampling: bool = True
 
     def __post_init__(self) -> None:
@@ -156,6 +170,13 @@ class DpSgd(PrivacyMechanism):
         from opacus import PrivacyEngine
 
         refuse_batchnorm(model, "dp_sgd")
+        mode = self.grad_sample_mode
+        if mode == "auto":
+            mode = "fast" if supports_model(model) else "ghost"
+        if mode == "fast":
+            return self._start_fast(
+                model, optimizer=optimizer, loader=loader, epochs=epochs, generator=generator
+            )
         with warnings.catch_warnings():
             # Opacus warns that secure_mode is off: deliberate, runs must be reproducible.
             warnings.simplefilter("ignore", UserWarning)
@@ -167,7 +188,7 @@ class DpSgd(PrivacyMechanism):
             "data_loader": loader,
             "max_grad_norm": self.max_grad_norm,
             "poisson_sampling": self.poisson_sampling,
-            "grad_sample_mode": self.grad_sample_mode,
+            "grad_sample_mode": mode,
             "noise_generator": generator,
         }
         with warnings.catch_warnings():
@@ -181,7 +202,7 @@ class DpSgd(PrivacyMechanism):
                     epochs=epochs,
                     **kwargs,
                 )
-        if self.grad_sample_mode == "ghost":
+        if mode == "ghost":
             dp_model, dp_opt, criterion, dp_loader = out
         else:
             dp_model, dp_opt, dp_loader = out
@@ -194,6 +215,78 @@ class DpSgd(PrivacyMechanism):
             loader=dp_loader,
             criterion=criterion,
         )
+
+    def _start_fast(
+        self,
+        model: nn.Module,
+        *,
+        optimizer: torch.optim.Optimizer,
+        loader: torch.utils.data.DataLoader,
+        epochs: int,
+        generator: torch.Generator,
+    ) -> PrivateRun:
+        from opacus.accountants import RDPAccountant
+        from opacus.accountants.utils import get_noise_multiplier
+        from opacus.data_loader import DPDataLoader
+        from opacus.optimizers import DPOptimizer
+
+        engine = PerSampleGradients(model)
+        if self.poisson_sampling:
+            loader = DPDataLoader.from_data_loader(loader, generator=loader.generator)
+        sample_rate = 1 / len(loader)
+        expected_batch_size = int(len(loader.dataset) * sample_rate)  # type: ignore[arg-type]
+        if self.noise_multiplier is not None:
+            sigma = self.noise_multiplier
+        else:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=_ALPHA_WARNING, category=UserWarning)
+                sigma = get_noise_multiplier(
+                    target_epsilon=self.epsilon,
+                    target_delta=self.delta,
+                    sample_rate=sample_rate,
+                    epochs=epochs,
+                    accountant="rdp",
+                )
+        dp_opt = DPOptimizer(
+            optimizer,
+            noise_multiplier=sigma,
+            max_grad_norm=self.max_grad_norm,
+            expected_batch_size=expected_batch_size,
+            loss_reduction="mean",
+            generator=generator,
+        )
+        accountant = RDPAccountant()
+        dp_opt.attach_step_hook(accountant.get_optimizer_hook_fn(sample_rate=sample_rate))
+        return _FastRun(
+            engine, accountant, self.delta, model=model, optimizer=dp_opt, loader=loader
+        )
+
+
+class _FastRun(PrivateRun):
+    def __init__(
+        self, engine: PerSampleGradients, accountant: Any, delta: float, **kw: Any
+    ) -> None:
+        super().__init__(criterion=nn.CrossEntropyLoss(reduction="sum"), **kw)
+        self._engine = engine
+        self._accountant = accountant
+        self._delta = delta
+
+    def step(self, x: torch.Tensor, y: torch.Tensor) -> float:
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = self.criterion(self.model(x), y)
+        self._engine.backward(loss)
+        self.optimizer.step()
+        return float(loss.item()) / len(x)
+
+    def epsilon(self) -> float:
+        return _rdp_epsilon(self._accountant, self._delta)
+
+    def delta(self) -> float:
+        return self._delta
+
+    def finish(self, state: StateDict, *, seed: int) -> StateDict:
+        self._engine.close()
+        return state
 
 
 # --------------------------------------------------------------------------- 003's Laplace variant
@@ -239,11 +332,9 @@ class _LaplaceRun(PrivateRun):
         model: nn.Module,
         **kw: Any,
     ) -> None:
-        from opacus import GradSampleModule
-
         refuse_batchnorm(model, "dp_sgd_laplace")
-        gsm = GradSampleModule(model, batch_first=True, loss_reduction="sum")
-        super().__init__(model=gsm, criterion=nn.CrossEntropyLoss(reduction="sum"), **kw)
+        self._engine = PerSampleGradients(model)
+        super().__init__(model=model, criterion=nn.CrossEntropyLoss(reduction="sum"), **kw)
         self._mech = mech
         self._epochs = epochs
         self._generator = generator
@@ -254,12 +345,8 @@ class _LaplaceRun(PrivateRun):
 
     def step(self, x: torch.Tensor, y: torch.Tensor) -> float:
         self.optimizer.zero_grad(set_to_none=True)
-        for p in self._params:
-            p.grad_sample = None  # type: ignore[attr-defined]
         loss = self.criterion(self.model(x), y)
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=_HOOK_WARNING, category=UserWarning)
-            loss.backward()
+        self._engine.backward(loss)
         summed = clip_and_sum(
             [p.grad_sample for p in self._params],  # type: ignore[attr-defined]
             max_grad_norm=self._mech.max_grad_norm,
@@ -279,7 +366,7 @@ class _LaplaceRun(PrivateRun):
         return 0.0
 
     def finish(self, state: StateDict, *, seed: int) -> StateDict:
-        self.model._close()  # type: ignore[operator]
+        self._engine.close()
         return state
 
 
