@@ -187,8 +187,8 @@ class Chain:
         if seconds < 0:
             raise ChainError("time only moves forward")
         target = self.timestamp() + int(seconds)
-        if self._embedded is not None:
-            self._embedded[0].time_travel(target)
+        if self._embedded is not None:  # eth-tester mines the block at (argument - 1)
+            self._embedded[0].time_travel(target + 1)
         else:
             self._rpc("evm_mine", [target])
         return self.timestamp()

@@ -133,7 +133,7 @@ class BoundContract:
             }
             struct = str(param.get("internalType", "")).removeprefix("struct ")
             cls = self.STRUCTS.get(struct)
-            return cls(**fields) if cls is not None else fields
+            return cls(*fields.values()) if cls is not None else fields
         return value
 
     # -- calling -----------------------------------------------------------------------------

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
+from web3.exceptions import TransactionNotFound
 
 from fedchain.chain.contract_errors import decode_revert
 from fedchain.chain.errors import (
@@ -258,7 +260,7 @@ class Transactor:
             gas = min(int(estimate * self.gas_headroom) + 10_000, self.chain.block_gas_limit())
         tx = dict(call_tx, gas=gas, chainId=self.chain.chain_id, **self._fees())
         tx_hash = self._sign_and_send(sender, tx, label)
-        receipt = self._wait(tx_hash, label)
+        receipt = self._wait(tx_hash, label, sender.address)
         return self._result(receipt, tx, label)
 
     def _sign_and_send(self, sender: LocalAccount, tx: dict[str, Any], label: str) -> str:
@@ -284,16 +286,40 @@ class Transactor:
                     raise TransactionError(f"node rejected {label}: {_message_of(exc)}") from None
         raise NonceError(f"nonce rejected twice while {what}")  # pragma: no cover
 
-    def _wait(self, tx_hash: str, label: str) -> Mapping[str, Any]:
+    def _wait(self, tx_hash: str, label: str, sender: str) -> Mapping[str, Any]:
+        """Poll for the receipt; notice when the node dropped the transaction instead of hanging."""
+        eth = self.chain.w3.eth
+        deadline = time.monotonic() + self.receipt_timeout
+        next_check, missing = time.monotonic() + 1.0, 0
         try:
-            return self.chain.w3.eth.wait_for_transaction_receipt(
-                tx_hash, timeout=self.receipt_timeout, poll_latency=self.poll_latency
-            )
+            while True:
+                try:
+                    return eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+                except TransactionNotFound:
+                    pass
+                now = time.monotonic()
+                if now >= next_check:
+                    try:
+                        eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+                        missing = 0
+                    except TransactionNotFound:
+                        missing += 1
+                    if missing >= 2:
+                        with self._lock:
+                            self._nonces.pop(sender, None)
+                        raise TransactionError(
+                            f"{label}: the node dropped transaction {tx_hash} without mining it "
+                            "(is the gas limit below the intrinsic/calldata cost?)"
+                        )
+                    next_check = now + 1.0
+                if now > deadline:
+                    raise TransactionTimeoutError(
+                        f"{label}: no receipt for {tx_hash} within {self.receipt_timeout:.0f} s"
+                    )
+                time.sleep(self.poll_latency)
+        except ChainError:
+            raise
         except Exception as exc:
-            if type(exc).__name__ == "TimeExhausted":
-                raise TransactionTimeoutError(
-                    f"{label}: no receipt for {tx_hash} within {self.receipt_timeout:.0f} s"
-                ) from None
             translated = provider_error(exc, what=f"waiting for {label}")
             if translated is not None:
                 raise translated from None
