@@ -59,9 +59,10 @@ def atomic_output(
 ) -> Iterator[BinaryIO]:
     """Write ``final`` all at once: readers see the old file or the complete new one, never a
     part. The temporary file lives in ``tmp_dir`` (same file system!) or beside ``final``, and is
-    removed if the block raises. The file is opened ``w+b``: the block may seek back and
-    read what it wrote (to check it before it appears under its name). ``overwrite=False`` raises :class:`OutputExistsError` instead
-    of replacing an existing file, even against a concurrent writer."""
+    removed if the block raises. The file is opened ``w+b``: the block may seek back and read
+    what it wrote (to check it before it appears under its name). ``overwrite=False`` raises
+    :class:`OutputExistsError` instead of replacing an existing file, even against a concurrent
+    writer."""
     final_path = Path(final)
     directory = Path(tmp_dir) if tmp_dir is not None else final_path.parent
     fd, name = tempfile.mkstemp(prefix=TMP_PREFIX, dir=directory)

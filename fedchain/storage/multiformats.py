@@ -116,7 +116,7 @@ def base32_encode(data: bytes) -> str:
 def base32_decode(text: str) -> bytes:
     """Inverse of :func:`base32_encode` (case-insensitive, padding optional)."""
     upper = text.upper()
-    if not upper or any(c not in "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567" for c in upper):
+    if any(c not in "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567" for c in upper):
         raise InvalidCIDError("not base32 (RFC 4648)")
     try:
         return base64.b32decode(upper + "=" * (-len(upper) % 8))

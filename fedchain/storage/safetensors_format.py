@@ -69,7 +69,7 @@ def write_safetensors(tensors: Mapping[str, np.ndarray], metadata: Mapping[str, 
     for name, array in tensors.items():
         arr = np.asarray(array)
         target = DTYPES[dtype_name(arr.dtype)]
-        items.append((name, dtype_name(arr.dtype), np.ascontiguousarray(arr, dtype=target)))
+        items.append((name, dtype_name(arr.dtype), np.asarray(arr, dtype=target, order="C")))
     items.sort(key=lambda item: (-item[2].dtype.itemsize, item[0]))
     header: dict[str, object] = {"__metadata__": dict(sorted(metadata.items()))}
     offset = 0

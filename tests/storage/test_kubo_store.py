@@ -124,9 +124,11 @@ def test_kubo_command_errors_are_not_retried(store: KuboStore, node: FakeKubo) -
 
 def test_unreachable_node_names_the_url() -> None:
     url = f"http://127.0.0.1:{_free_port()}"
-    with KuboStore(url, retries=1, backoff=0.0) as store:
-        with pytest.raises(KuboUnavailableError) as info:
-            store.version()
+    with (
+        KuboStore(url, retries=1, backoff=0.0) as store,
+        pytest.raises(KuboUnavailableError) as info,
+    ):
+        store.version()
     assert url in str(info.value)
     assert isinstance(info.value, ConnectionError)
 
