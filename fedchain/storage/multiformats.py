@@ -275,6 +275,8 @@ def parse_cid(value: str | bytes | CID) -> CID:
             if len(raw) != 34 or raw[:2] != b"\x12\x20":
                 raise InvalidCIDError("a CIDv0 must be a base58btc sha2-256 multihash")
             return CID(0, CODEC_DAG_PB, 0x12, raw[2:])
+        if text.startswith("Qm"):
+            raise InvalidCIDError(f"a CIDv0 (Qm...) has 46 characters, not {len(text)}")
         prefix, body = text[0], text[1:]
         if prefix in "bB":
             raw = base32_decode(body)

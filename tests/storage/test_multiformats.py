@@ -120,7 +120,7 @@ def test_only_sha256_cids_map_to_the_chain() -> None:
         ("", "empty"),
         ("hello", "multibase"),
         ("Qm" + "0" * 44, "base58"),  # '0' is not in the base58 alphabet
-        ("QmS92gwP5AAp6YHyG7QypC81H3ARBmNTbozJ1gTrhy2AS", "multibase"),  # 45 chars
+        ("QmS92gwP5AAp6YHyG7QypC81H3ARBmNTbozJ1gTrhy2AS", "46 characters, not 45"),  # 45 chars
         ("b" + base32_encode(b"\x01\x55\x12\x20" + b"\0" * 31), "digest"),  # truncated digest
         ("b" + base32_encode(b"\x01\x55\x12\x21" + b"\0" * 33), "32 bytes"),  # wrong length
         ("b" + base32_encode(b"\x01\x55\x11\x14" + b"\0" * 20), "multihash code 0x11"),  # sha1
