@@ -19,6 +19,7 @@ from fedchain.chain.transact import BlockId, TxResult
 __all__ = [
     "BINDINGS",
     "Account",
+    "AttestationSignature",
     "ClientOutcome",
     "DataProfile",
     "IModelRegistry",
@@ -46,16 +47,18 @@ __all__ = [
     "TaskManager",
     "TaskManagerEip712DomainResult",
     "TaskManagerExtension",
-    "TaskManagerPreviewMinerSettlementResult",
+    "TaskManagerExtensionEip712DomainResult",
+    "TaskManagerExtensionPreviewMinerSettlementResult",
     "TaskRounds",
     "TaskRoundsEip712DomainResult",
     "TaskSettlement",
-    "TaskSettlementPreviewMinerSettlementResult",
     "TaskSetup",
     "TaskSignatures",
     "TaskSignaturesEip712DomainResult",
     "TaskSpec",
     "TaskViews",
+    "TaskViewsEip712DomainResult",
+    "TaskViewsPreviewMinerSettlementResult",
     "Verdict",
 ]
 
@@ -67,6 +70,13 @@ class Account(NamedTuple):
     reputation: int
     registeredAt: int
     credits: int
+
+
+class AttestationSignature(NamedTuple):
+    """Solidity struct ``ITaskTypes.AttestationSignature``."""
+
+    r: bytes
+    vs: bytes
 
 
 class ClientOutcome(NamedTuple):
@@ -281,8 +291,20 @@ class TaskManagerEip712DomainResult(NamedTuple):
     extensions: list[int]
 
 
-class TaskManagerPreviewMinerSettlementResult(NamedTuple):
-    """Return values of ``TaskManager.previewMinerSettlement``."""
+class TaskManagerExtensionEip712DomainResult(NamedTuple):
+    """Return values of ``TaskManagerExtension.eip712Domain``."""
+
+    fields: bytes
+    name: str
+    version: str
+    chainId: int
+    verifyingContract: str
+    salt: bytes
+    extensions: list[int]
+
+
+class TaskManagerExtensionPreviewMinerSettlementResult(NamedTuple):
+    """Return values of ``TaskManagerExtension.previewMinerSettlement``."""
 
     slashed: int
     payout: int
@@ -300,13 +322,6 @@ class TaskRoundsEip712DomainResult(NamedTuple):
     extensions: list[int]
 
 
-class TaskSettlementPreviewMinerSettlementResult(NamedTuple):
-    """Return values of ``TaskSettlement.previewMinerSettlement``."""
-
-    slashed: int
-    payout: int
-
-
 class TaskSignaturesEip712DomainResult(NamedTuple):
     """Return values of ``TaskSignatures.eip712Domain``."""
 
@@ -317,6 +332,25 @@ class TaskSignaturesEip712DomainResult(NamedTuple):
     verifyingContract: str
     salt: bytes
     extensions: list[int]
+
+
+class TaskViewsEip712DomainResult(NamedTuple):
+    """Return values of ``TaskViews.eip712Domain``."""
+
+    fields: bytes
+    name: str
+    version: str
+    chainId: int
+    verifyingContract: str
+    salt: bytes
+    extensions: list[int]
+
+
+class TaskViewsPreviewMinerSettlementResult(NamedTuple):
+    """Return values of ``TaskViews.previewMinerSettlement``."""
+
+    slashed: int
+    payout: int
 
 
 class IModelRegistry(BoundContract):
@@ -768,6 +802,7 @@ class ITaskManager(BoundContract):
 
     CONTRACT_NAME = "ITaskManager"
     STRUCTS = {
+        "ITaskTypes.AttestationSignature": AttestationSignature,
         "ITaskTypes.ClientOutcome": ClientOutcome,
         "ITaskTypes.JoinSignature": JoinSignature,
         "ITaskTypes.MemberInfo": MemberInfo,
@@ -911,6 +946,25 @@ class ITaskManager(BoundContract):
     ) -> bytes:
         """Solidity: ``domainSeparator()`` (view)."""
         return self.call_function("domainSeparator()", sender=sender, block=block)
+
+    def hashAttestation(
+        self,
+        taskId: int,
+        round: int,
+        verdictHash: bytes,
+        *,
+        sender: LocalAccount | str | None = None,
+        block: BlockId = "latest",
+    ) -> bytes:
+        """Solidity: ``hashAttestation(uint256,uint64,bytes32)`` (view)."""
+        return self.call_function(
+            "hashAttestation(uint256,uint64,bytes32)",
+            taskId,
+            round,
+            verdictHash,
+            sender=sender,
+            block=block,
+        )
 
     def hashJoin(
         self,
@@ -1073,17 +1127,19 @@ class ITaskManager(BoundContract):
         taskId: int,
         round: int,
         verdict: Verdict,
+        attestations: list[AttestationSignature],
         *,
         sender: LocalAccount,
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``postVerdict(uint256,uint64,(uint256,uint256,bytes32,uint8,uint16[]))`` (nonpayable)."""
+        """Solidity: ``postVerdict(uint256,uint64,(uint256,uint256,bytes32,uint8,uint16[]),(bytes32,bytes32)[])`` (nonpayable)."""
         return self.transact(
-            "postVerdict(uint256,uint64,(uint256,uint256,bytes32,uint8,uint16[]))",
+            "postVerdict(uint256,uint64,(uint256,uint256,bytes32,uint8,uint16[]),(bytes32,bytes32)[])",
             taskId,
             round,
             verdict,
+            attestations,
             sender=sender,
             value=value,
             gas=gas,
@@ -1786,15 +1842,6 @@ class TaskJoins(BoundContract):
         "ITaskTypes.Verdict": Verdict,
     }
 
-    def domainSeparator(
-        self,
-        *,
-        sender: LocalAccount | str | None = None,
-        block: BlockId = "latest",
-    ) -> bytes:
-        """Solidity: ``domainSeparator()`` (view)."""
-        return self.call_function("domainSeparator()", sender=sender, block=block)
-
     def eip712Domain(
         self,
         *,
@@ -1804,46 +1851,6 @@ class TaskJoins(BoundContract):
         """Solidity: ``eip712Domain()`` (view)."""
         return TaskJoinsEip712DomainResult(
             *self.call_function("eip712Domain()", sender=sender, block=block)
-        )
-
-    def hashJoin(
-        self,
-        taskId: int,
-        mortgage: int,
-        *,
-        sender: LocalAccount | str | None = None,
-        block: BlockId = "latest",
-    ) -> bytes:
-        """Solidity: ``hashJoin(uint256,uint256)`` (view)."""
-        return self.call_function(
-            "hashJoin(uint256,uint256)",
-            taskId,
-            mortgage,
-            sender=sender,
-            block=block,
-        )
-
-    def hashUpdate(
-        self,
-        taskId: int,
-        round: int,
-        digest: bytes,
-        numSamples: int,
-        codec: int,
-        *,
-        sender: LocalAccount | str | None = None,
-        block: BlockId = "latest",
-    ) -> bytes:
-        """Solidity: ``hashUpdate(uint256,uint64,bytes32,uint32,uint8)`` (view)."""
-        return self.call_function(
-            "hashUpdate(uint256,uint64,bytes32,uint32,uint8)",
-            taskId,
-            round,
-            digest,
-            numSamples,
-            codec,
-            sender=sender,
-            block=block,
         )
 
     def joinAsClient(
@@ -1914,7 +1921,7 @@ class TaskManager(BoundContract):
 
     CONTRACT_NAME = "TaskManager"
     STRUCTS = {
-        "ITaskTypes.ClientOutcome": ClientOutcome,
+        "ITaskTypes.AttestationSignature": AttestationSignature,
         "ITaskTypes.JoinSignature": JoinSignature,
         "ITaskTypes.SignedUpdate": SignedUpdate,
         "ITaskTypes.TaskSpec": TaskSpec,
@@ -1956,15 +1963,6 @@ class TaskManager(BoundContract):
         """Solidity: ``deposit()`` (payable)."""
         return self.transact("deposit()", sender=sender, value=value, gas=gas)
 
-    def domainSeparator(
-        self,
-        *,
-        sender: LocalAccount | str | None = None,
-        block: BlockId = "latest",
-    ) -> bytes:
-        """Solidity: ``domainSeparator()`` (view)."""
-        return self.call_function("domainSeparator()", sender=sender, block=block)
-
     def eip712Domain(
         self,
         *,
@@ -1984,46 +1982,6 @@ class TaskManager(BoundContract):
     ) -> str:
         """Solidity: ``extension()`` (view)."""
         return self.call_function("extension()", sender=sender, block=block)
-
-    def hashJoin(
-        self,
-        taskId: int,
-        mortgage: int,
-        *,
-        sender: LocalAccount | str | None = None,
-        block: BlockId = "latest",
-    ) -> bytes:
-        """Solidity: ``hashJoin(uint256,uint256)`` (view)."""
-        return self.call_function(
-            "hashJoin(uint256,uint256)",
-            taskId,
-            mortgage,
-            sender=sender,
-            block=block,
-        )
-
-    def hashUpdate(
-        self,
-        taskId: int,
-        round: int,
-        digest: bytes,
-        numSamples: int,
-        codec: int,
-        *,
-        sender: LocalAccount | str | None = None,
-        block: BlockId = "latest",
-    ) -> bytes:
-        """Solidity: ``hashUpdate(uint256,uint64,bytes32,uint32,uint8)`` (view)."""
-        return self.call_function(
-            "hashUpdate(uint256,uint64,bytes32,uint32,uint8)",
-            taskId,
-            round,
-            digest,
-            numSamples,
-            codec,
-            sender=sender,
-            block=block,
-        )
 
     def joinAsClient(
         self,
@@ -2060,56 +2018,22 @@ class TaskManager(BoundContract):
         taskId: int,
         round: int,
         verdict: Verdict,
+        attestations: list[AttestationSignature],
         *,
         sender: LocalAccount,
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``postVerdict(uint256,uint64,(uint256,uint256,bytes32,uint8,uint16[]))`` (nonpayable)."""
+        """Solidity: ``postVerdict(uint256,uint64,(uint256,uint256,bytes32,uint8,uint16[]),(bytes32,bytes32)[])`` (nonpayable)."""
         return self.transact(
-            "postVerdict(uint256,uint64,(uint256,uint256,bytes32,uint8,uint16[]))",
+            "postVerdict(uint256,uint64,(uint256,uint256,bytes32,uint8,uint16[]),(bytes32,bytes32)[])",
             taskId,
             round,
             verdict,
+            attestations,
             sender=sender,
             value=value,
             gas=gas,
-        )
-
-    def previewClientSettlement(
-        self,
-        taskId: int,
-        client: str,
-        *,
-        sender: LocalAccount | str | None = None,
-        block: BlockId = "latest",
-    ) -> ClientOutcome:
-        """Solidity: ``previewClientSettlement(uint256,address)`` (view)."""
-        return self.call_function(
-            "previewClientSettlement(uint256,address)",
-            taskId,
-            client,
-            sender=sender,
-            block=block,
-        )
-
-    def previewMinerSettlement(
-        self,
-        taskId: int,
-        miner: str,
-        *,
-        sender: LocalAccount | str | None = None,
-        block: BlockId = "latest",
-    ) -> TaskManagerPreviewMinerSettlementResult:
-        """Solidity: ``previewMinerSettlement(uint256,address)`` (view)."""
-        return TaskManagerPreviewMinerSettlementResult(
-            *self.call_function(
-                "previewMinerSettlement(uint256,address)",
-                taskId,
-                miner,
-                sender=sender,
-                block=block,
-            )
         )
 
     def replaceLeader(
@@ -2207,25 +2131,6 @@ class TaskManager(BoundContract):
             gas=gas,
         )
 
-    def verdictHashOf(
-        self,
-        taskId: int,
-        round: int,
-        verdict: Verdict,
-        *,
-        sender: LocalAccount | str | None = None,
-        block: BlockId = "latest",
-    ) -> bytes:
-        """Solidity: ``verdictHashOf(uint256,uint64,(uint256,uint256,bytes32,uint8,uint16[]))`` (pure)."""
-        return self.call_function(
-            "verdictHashOf(uint256,uint64,(uint256,uint256,bytes32,uint8,uint16[]))",
-            taskId,
-            round,
-            verdict,
-            sender=sender,
-            block=block,
-        )
-
     def withdraw(
         self,
         amount: int,
@@ -2243,6 +2148,7 @@ class TaskManagerExtension(BoundContract):
 
     CONTRACT_NAME = "TaskManagerExtension"
     STRUCTS = {
+        "ITaskTypes.ClientOutcome": ClientOutcome,
         "ITaskTypes.MemberInfo": MemberInfo,
         "ITaskTypes.TaskInfo": TaskInfo,
         "ITaskTypes.TaskSpec": TaskSpec,
@@ -2340,6 +2246,85 @@ class TaskManagerExtension(BoundContract):
         """Solidity: ``currentLeader(uint256)`` (view)."""
         return self.call_function("currentLeader(uint256)", taskId, sender=sender, block=block)
 
+    def domainSeparator(
+        self,
+        *,
+        sender: LocalAccount | str | None = None,
+        block: BlockId = "latest",
+    ) -> bytes:
+        """Solidity: ``domainSeparator()`` (view)."""
+        return self.call_function("domainSeparator()", sender=sender, block=block)
+
+    def eip712Domain(
+        self,
+        *,
+        sender: LocalAccount | str | None = None,
+        block: BlockId = "latest",
+    ) -> TaskManagerExtensionEip712DomainResult:
+        """Solidity: ``eip712Domain()`` (view)."""
+        return TaskManagerExtensionEip712DomainResult(
+            *self.call_function("eip712Domain()", sender=sender, block=block)
+        )
+
+    def hashAttestation(
+        self,
+        taskId: int,
+        round: int,
+        verdictHash: bytes,
+        *,
+        sender: LocalAccount | str | None = None,
+        block: BlockId = "latest",
+    ) -> bytes:
+        """Solidity: ``hashAttestation(uint256,uint64,bytes32)`` (view)."""
+        return self.call_function(
+            "hashAttestation(uint256,uint64,bytes32)",
+            taskId,
+            round,
+            verdictHash,
+            sender=sender,
+            block=block,
+        )
+
+    def hashJoin(
+        self,
+        taskId: int,
+        mortgage: int,
+        *,
+        sender: LocalAccount | str | None = None,
+        block: BlockId = "latest",
+    ) -> bytes:
+        """Solidity: ``hashJoin(uint256,uint256)`` (view)."""
+        return self.call_function(
+            "hashJoin(uint256,uint256)",
+            taskId,
+            mortgage,
+            sender=sender,
+            block=block,
+        )
+
+    def hashUpdate(
+        self,
+        taskId: int,
+        round: int,
+        digest: bytes,
+        numSamples: int,
+        codec: int,
+        *,
+        sender: LocalAccount | str | None = None,
+        block: BlockId = "latest",
+    ) -> bytes:
+        """Solidity: ``hashUpdate(uint256,uint64,bytes32,uint32,uint8)`` (view)."""
+        return self.call_function(
+            "hashUpdate(uint256,uint64,bytes32,uint32,uint8)",
+            taskId,
+            round,
+            digest,
+            numSamples,
+            codec,
+            sender=sender,
+            block=block,
+        )
+
     def joinAsMiner(
         self,
         taskId: int,
@@ -2423,6 +2408,42 @@ class TaskManagerExtension(BoundContract):
     ) -> bytes:
         """Solidity: ``pendingVerdictHash(uint256)`` (view)."""
         return self.call_function("pendingVerdictHash(uint256)", taskId, sender=sender, block=block)
+
+    def previewClientSettlement(
+        self,
+        taskId: int,
+        client: str,
+        *,
+        sender: LocalAccount | str | None = None,
+        block: BlockId = "latest",
+    ) -> ClientOutcome:
+        """Solidity: ``previewClientSettlement(uint256,address)`` (view)."""
+        return self.call_function(
+            "previewClientSettlement(uint256,address)",
+            taskId,
+            client,
+            sender=sender,
+            block=block,
+        )
+
+    def previewMinerSettlement(
+        self,
+        taskId: int,
+        miner: str,
+        *,
+        sender: LocalAccount | str | None = None,
+        block: BlockId = "latest",
+    ) -> TaskManagerExtensionPreviewMinerSettlementResult:
+        """Solidity: ``previewMinerSettlement(uint256,address)`` (view)."""
+        return TaskManagerExtensionPreviewMinerSettlementResult(
+            *self.call_function(
+                "previewMinerSettlement(uint256,address)",
+                taskId,
+                miner,
+                sender=sender,
+                block=block,
+            )
+        )
 
     def publishPerturbedModel(
         self,
@@ -2513,12 +2534,32 @@ class TaskManagerExtension(BoundContract):
         """Solidity: ``taskPot(uint256)`` (view)."""
         return self.call_function("taskPot(uint256)", taskId, sender=sender, block=block)
 
+    def verdictHashOf(
+        self,
+        taskId: int,
+        round: int,
+        verdict: Verdict,
+        *,
+        sender: LocalAccount | str | None = None,
+        block: BlockId = "latest",
+    ) -> bytes:
+        """Solidity: ``verdictHashOf(uint256,uint64,(uint256,uint256,bytes32,uint8,uint16[]))`` (pure)."""
+        return self.call_function(
+            "verdictHashOf(uint256,uint64,(uint256,uint256,bytes32,uint8,uint16[]))",
+            taskId,
+            round,
+            verdict,
+            sender=sender,
+            block=block,
+        )
+
 
 class TaskRounds(BoundContract):
     """Binding of the ``TaskRounds`` contract."""
 
     CONTRACT_NAME = "TaskRounds"
     STRUCTS = {
+        "ITaskTypes.AttestationSignature": AttestationSignature,
         "ITaskTypes.SignedUpdate": SignedUpdate,
         "ITaskTypes.TaskSpec": TaskSpec,
         "ITaskTypes.Verdict": Verdict,
@@ -2545,15 +2586,6 @@ class TaskRounds(BoundContract):
             gas=gas,
         )
 
-    def domainSeparator(
-        self,
-        *,
-        sender: LocalAccount | str | None = None,
-        block: BlockId = "latest",
-    ) -> bytes:
-        """Solidity: ``domainSeparator()`` (view)."""
-        return self.call_function("domainSeparator()", sender=sender, block=block)
-
     def eip712Domain(
         self,
         *,
@@ -2565,62 +2597,24 @@ class TaskRounds(BoundContract):
             *self.call_function("eip712Domain()", sender=sender, block=block)
         )
 
-    def hashJoin(
-        self,
-        taskId: int,
-        mortgage: int,
-        *,
-        sender: LocalAccount | str | None = None,
-        block: BlockId = "latest",
-    ) -> bytes:
-        """Solidity: ``hashJoin(uint256,uint256)`` (view)."""
-        return self.call_function(
-            "hashJoin(uint256,uint256)",
-            taskId,
-            mortgage,
-            sender=sender,
-            block=block,
-        )
-
-    def hashUpdate(
-        self,
-        taskId: int,
-        round: int,
-        digest: bytes,
-        numSamples: int,
-        codec: int,
-        *,
-        sender: LocalAccount | str | None = None,
-        block: BlockId = "latest",
-    ) -> bytes:
-        """Solidity: ``hashUpdate(uint256,uint64,bytes32,uint32,uint8)`` (view)."""
-        return self.call_function(
-            "hashUpdate(uint256,uint64,bytes32,uint32,uint8)",
-            taskId,
-            round,
-            digest,
-            numSamples,
-            codec,
-            sender=sender,
-            block=block,
-        )
-
     def postVerdict(
         self,
         taskId: int,
         round: int,
         verdict: Verdict,
+        attestations: list[AttestationSignature],
         *,
         sender: LocalAccount,
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``postVerdict(uint256,uint64,(uint256,uint256,bytes32,uint8,uint16[]))`` (nonpayable)."""
+        """Solidity: ``postVerdict(uint256,uint64,(uint256,uint256,bytes32,uint8,uint16[]),(bytes32,bytes32)[])`` (nonpayable)."""
         return self.transact(
-            "postVerdict(uint256,uint64,(uint256,uint256,bytes32,uint8,uint16[]))",
+            "postVerdict(uint256,uint64,(uint256,uint256,bytes32,uint8,uint16[]),(bytes32,bytes32)[])",
             taskId,
             round,
             verdict,
+            attestations,
             sender=sender,
             value=value,
             gas=gas,
@@ -2683,71 +2677,12 @@ class TaskRounds(BoundContract):
             gas=gas,
         )
 
-    def verdictHashOf(
-        self,
-        taskId: int,
-        round: int,
-        verdict: Verdict,
-        *,
-        sender: LocalAccount | str | None = None,
-        block: BlockId = "latest",
-    ) -> bytes:
-        """Solidity: ``verdictHashOf(uint256,uint64,(uint256,uint256,bytes32,uint8,uint16[]))`` (pure)."""
-        return self.call_function(
-            "verdictHashOf(uint256,uint64,(uint256,uint256,bytes32,uint8,uint16[]))",
-            taskId,
-            round,
-            verdict,
-            sender=sender,
-            block=block,
-        )
-
 
 class TaskSettlement(BoundContract):
     """Binding of the ``TaskSettlement`` contract."""
 
     CONTRACT_NAME = "TaskSettlement"
-    STRUCTS = {
-        "ITaskTypes.ClientOutcome": ClientOutcome,
-        "ITaskTypes.TaskSpec": TaskSpec,
-        "ITaskTypes.Verdict": Verdict,
-    }
-
-    def previewClientSettlement(
-        self,
-        taskId: int,
-        client: str,
-        *,
-        sender: LocalAccount | str | None = None,
-        block: BlockId = "latest",
-    ) -> ClientOutcome:
-        """Solidity: ``previewClientSettlement(uint256,address)`` (view)."""
-        return self.call_function(
-            "previewClientSettlement(uint256,address)",
-            taskId,
-            client,
-            sender=sender,
-            block=block,
-        )
-
-    def previewMinerSettlement(
-        self,
-        taskId: int,
-        miner: str,
-        *,
-        sender: LocalAccount | str | None = None,
-        block: BlockId = "latest",
-    ) -> TaskSettlementPreviewMinerSettlementResult:
-        """Solidity: ``previewMinerSettlement(uint256,address)`` (view)."""
-        return TaskSettlementPreviewMinerSettlementResult(
-            *self.call_function(
-                "previewMinerSettlement(uint256,address)",
-                taskId,
-                miner,
-                sender=sender,
-                block=block,
-            )
-        )
+    STRUCTS = {"ITaskTypes.TaskSpec": TaskSpec, "ITaskTypes.Verdict": Verdict}
 
     def settle(
         self,
@@ -2880,15 +2815,6 @@ class TaskSignatures(BoundContract):
     CONTRACT_NAME = "TaskSignatures"
     STRUCTS = {"ITaskTypes.TaskSpec": TaskSpec, "ITaskTypes.Verdict": Verdict}
 
-    def domainSeparator(
-        self,
-        *,
-        sender: LocalAccount | str | None = None,
-        block: BlockId = "latest",
-    ) -> bytes:
-        """Solidity: ``domainSeparator()`` (view)."""
-        return self.call_function("domainSeparator()", sender=sender, block=block)
-
     def eip712Domain(
         self,
         *,
@@ -2900,52 +2826,13 @@ class TaskSignatures(BoundContract):
             *self.call_function("eip712Domain()", sender=sender, block=block)
         )
 
-    def hashJoin(
-        self,
-        taskId: int,
-        mortgage: int,
-        *,
-        sender: LocalAccount | str | None = None,
-        block: BlockId = "latest",
-    ) -> bytes:
-        """Solidity: ``hashJoin(uint256,uint256)`` (view)."""
-        return self.call_function(
-            "hashJoin(uint256,uint256)",
-            taskId,
-            mortgage,
-            sender=sender,
-            block=block,
-        )
-
-    def hashUpdate(
-        self,
-        taskId: int,
-        round: int,
-        digest: bytes,
-        numSamples: int,
-        codec: int,
-        *,
-        sender: LocalAccount | str | None = None,
-        block: BlockId = "latest",
-    ) -> bytes:
-        """Solidity: ``hashUpdate(uint256,uint64,bytes32,uint32,uint8)`` (view)."""
-        return self.call_function(
-            "hashUpdate(uint256,uint64,bytes32,uint32,uint8)",
-            taskId,
-            round,
-            digest,
-            numSamples,
-            codec,
-            sender=sender,
-            block=block,
-        )
-
 
 class TaskViews(BoundContract):
     """Binding of the ``TaskViews`` contract."""
 
     CONTRACT_NAME = "TaskViews"
     STRUCTS = {
+        "ITaskTypes.ClientOutcome": ClientOutcome,
         "ITaskTypes.MemberInfo": MemberInfo,
         "ITaskTypes.TaskInfo": TaskInfo,
         "ITaskTypes.TaskSpec": TaskSpec,
@@ -3015,6 +2902,85 @@ class TaskViews(BoundContract):
         """Solidity: ``currentLeader(uint256)`` (view)."""
         return self.call_function("currentLeader(uint256)", taskId, sender=sender, block=block)
 
+    def domainSeparator(
+        self,
+        *,
+        sender: LocalAccount | str | None = None,
+        block: BlockId = "latest",
+    ) -> bytes:
+        """Solidity: ``domainSeparator()`` (view)."""
+        return self.call_function("domainSeparator()", sender=sender, block=block)
+
+    def eip712Domain(
+        self,
+        *,
+        sender: LocalAccount | str | None = None,
+        block: BlockId = "latest",
+    ) -> TaskViewsEip712DomainResult:
+        """Solidity: ``eip712Domain()`` (view)."""
+        return TaskViewsEip712DomainResult(
+            *self.call_function("eip712Domain()", sender=sender, block=block)
+        )
+
+    def hashAttestation(
+        self,
+        taskId: int,
+        round: int,
+        verdictHash: bytes,
+        *,
+        sender: LocalAccount | str | None = None,
+        block: BlockId = "latest",
+    ) -> bytes:
+        """Solidity: ``hashAttestation(uint256,uint64,bytes32)`` (view)."""
+        return self.call_function(
+            "hashAttestation(uint256,uint64,bytes32)",
+            taskId,
+            round,
+            verdictHash,
+            sender=sender,
+            block=block,
+        )
+
+    def hashJoin(
+        self,
+        taskId: int,
+        mortgage: int,
+        *,
+        sender: LocalAccount | str | None = None,
+        block: BlockId = "latest",
+    ) -> bytes:
+        """Solidity: ``hashJoin(uint256,uint256)`` (view)."""
+        return self.call_function(
+            "hashJoin(uint256,uint256)",
+            taskId,
+            mortgage,
+            sender=sender,
+            block=block,
+        )
+
+    def hashUpdate(
+        self,
+        taskId: int,
+        round: int,
+        digest: bytes,
+        numSamples: int,
+        codec: int,
+        *,
+        sender: LocalAccount | str | None = None,
+        block: BlockId = "latest",
+    ) -> bytes:
+        """Solidity: ``hashUpdate(uint256,uint64,bytes32,uint32,uint8)`` (view)."""
+        return self.call_function(
+            "hashUpdate(uint256,uint64,bytes32,uint32,uint8)",
+            taskId,
+            round,
+            digest,
+            numSamples,
+            codec,
+            sender=sender,
+            block=block,
+        )
+
     def memberOf(
         self,
         taskId: int,
@@ -3080,6 +3046,42 @@ class TaskViews(BoundContract):
         """Solidity: ``pendingVerdictHash(uint256)`` (view)."""
         return self.call_function("pendingVerdictHash(uint256)", taskId, sender=sender, block=block)
 
+    def previewClientSettlement(
+        self,
+        taskId: int,
+        client: str,
+        *,
+        sender: LocalAccount | str | None = None,
+        block: BlockId = "latest",
+    ) -> ClientOutcome:
+        """Solidity: ``previewClientSettlement(uint256,address)`` (view)."""
+        return self.call_function(
+            "previewClientSettlement(uint256,address)",
+            taskId,
+            client,
+            sender=sender,
+            block=block,
+        )
+
+    def previewMinerSettlement(
+        self,
+        taskId: int,
+        miner: str,
+        *,
+        sender: LocalAccount | str | None = None,
+        block: BlockId = "latest",
+    ) -> TaskViewsPreviewMinerSettlementResult:
+        """Solidity: ``previewMinerSettlement(uint256,address)`` (view)."""
+        return TaskViewsPreviewMinerSettlementResult(
+            *self.call_function(
+                "previewMinerSettlement(uint256,address)",
+                taskId,
+                miner,
+                sender=sender,
+                block=block,
+            )
+        )
+
     def quorum(
         self,
         taskId: int,
@@ -3136,6 +3138,25 @@ class TaskViews(BoundContract):
     ) -> int:
         """Solidity: ``taskPot(uint256)`` (view)."""
         return self.call_function("taskPot(uint256)", taskId, sender=sender, block=block)
+
+    def verdictHashOf(
+        self,
+        taskId: int,
+        round: int,
+        verdict: Verdict,
+        *,
+        sender: LocalAccount | str | None = None,
+        block: BlockId = "latest",
+    ) -> bytes:
+        """Solidity: ``verdictHashOf(uint256,uint64,(uint256,uint256,bytes32,uint8,uint16[]))`` (pure)."""
+        return self.call_function(
+            "verdictHashOf(uint256,uint64,(uint256,uint256,bytes32,uint8,uint16[]))",
+            taskId,
+            round,
+            verdict,
+            sender=sender,
+            block=block,
+        )
 
 
 #: Generated binding class by contract name.

@@ -383,6 +383,7 @@ def connect(
     timeout: float = 10.0,
     poll_latency: float | None = None,
     receipt_timeout: float = 120.0,
+    seed: int | None = None,
 ) -> Chain:
     """Connect to a chain.
 
@@ -397,6 +398,8 @@ def connect(
         timeout: HTTP request timeout in seconds.
         poll_latency: receipt polling interval (default 0.01 s embedded, 0.05 s otherwise).
         receipt_timeout: seconds to wait for a receipt.
+        seed: embedded only: make the chain reproducible (``block.prevrandao`` from the seed,
+            fixed genesis time, one second per block).
 
     Raises:
         ChainConnectionError: the node cannot be reached or is not a JSON-RPC node.
@@ -406,11 +409,13 @@ def connect(
     if target == "embedded":
         from fedchain.chain.embedded import create_embedded
 
-        w3, tester, backend, keys = create_embedded(accounts=accounts)
+        w3, tester, backend, keys = create_embedded(accounts=accounts, seed=seed)
         return Chain(
             w3, kind="embedded", accounts=keys, embedded=(tester, backend),
             poll_latency=poll_latency or 0.01, receipt_timeout=receipt_timeout,
         )  # fmt: skip
+    if seed is not None:
+        raise ChainConfigError("seed= applies to the embedded chain only")
     if target == "anvil":
         options = dict(anvil_options or {})
         options.setdefault("accounts", accounts)

@@ -118,3 +118,25 @@ def test_unknown_target_is_a_config_error() -> None:
     with pytest.raises(ChainConfigError, match="embedded") as caught:
         connect("ganache")
     assert isinstance(caught.value, ConfigError)
+
+
+def _history(seed: int) -> list[tuple[int, int, bytes, bytes]]:
+    with connect("embedded", seed=seed, accounts=2) as chain:
+        alice, bob = chain.dev_accounts()
+        chain.fund(bob.address, 5, sender=alice)
+        chain.increase_time(100)
+        snap = chain.snapshot()
+        chain.fund(bob.address, 6, sender=alice)
+        chain.revert(snap)
+        chain.fund(bob.address, 7, sender=alice)
+        blocks = [chain.w3.eth.get_block(i) for i in range(chain.block_number() + 1)]
+    return [(b["number"], b["timestamp"], bytes(b["mixHash"]), bytes(b["hash"])) for b in blocks]
+
+
+def test_seeded_embedded_chain_is_reproducible() -> None:
+    first, again, other = _history(7), _history(7), _history(8)
+    assert first == again
+    assert [b[1] for b in first] == [1_700_000_000, 1_700_000_001, 1_700_000_101, 1_700_000_102]
+    assert [b[2] for b in first] != [b[2] for b in other]  # prevrandao follows the seed
+    with pytest.raises(ChainConfigError, match="embedded"):
+        connect("http://127.0.0.1:1", seed=1)
