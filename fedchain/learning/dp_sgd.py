@@ -66,12 +66,20 @@ def refuse_batchnorm(model: nn.Module, mechanism: str) -> None:
     """Raise :class:`PrivacyConfigError` if ``model`` has no per-sample gradients (BatchNorm)."""
     from opacus.validators import ModuleValidator
 
+    kinds = sorted(
+        {
+            type(m).__name__
+            for m in model.modules()
+            if isinstance(m, nn.modules.batchnorm._BatchNorm)
+        }
+    )
     errors = ModuleValidator.validate(model, strict=False)
-    if errors:
+    if kinds or errors:
+        detail = f"{kinds}" if kinds else f"{errors[0]}"
         raise PrivacyConfigError(
             f"{mechanism} cannot train this model: per-sample gradients are undefined for "
-            f"{sorted({type(e).__name__ for e in errors})} ({errors[0]}). BatchNorm mixes the "
-            "samples of a batch; build the CNN with norm='bounded' or norm='none'."
+            f"{detail}. BatchNorm mixes the samples of a batch; build the CNN with "
+            "norm='bounded' or norm='none'."
         )
 
 

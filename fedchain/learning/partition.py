@@ -10,8 +10,8 @@ Schemes:
   6000 MNIST images drawn at random this way.
 - ``"dirichlet"``: for every class c, proportions p_c ~ Dirichlet(alpha · 1_n) split that class's
   (shuffled) samples among the clients; small ``alpha`` (0.1) gives clients few classes, large
-  ``alpha`` (100) approaches IID. Every client is guaranteed at least ``min_size`` samples
-  (redrawn up to 1000 times, then :class:`PartitionError`).
+  ``alpha`` (100) approaches IID. Every client gets at least ``min_size`` samples: a client
+  left short takes the missing samples from the largest client.
 - ``"buckets"``: BP2P-FL (002, Sec. 5.2): "each team member randomly had 0–20, 20–40, …,
   160–180 different data sizes". Our reading: each client draws one of ``n_buckets`` buckets
   [w·b, w·(b+1)) (``w = bucket_width`` = 20, ``n_buckets`` = 9) uniformly at random
@@ -48,21 +48,22 @@ def _dirichlet(
     if min_size * n_clients > len(labels):
         raise PartitionError(f"cannot give {n_clients} clients {min_size} samples each")
     classes = np.unique(labels)
-    for _ in range(1000):
-        parts: list[list[np.ndarray]] = [[] for _ in range(n_clients)]
-        for c in classes:
-            idx = rng.permutation(np.flatnonzero(labels == c))
-            p = rng.dirichlet(np.full(n_clients, alpha))
-            cuts = (np.cumsum(p)[:-1] * len(idx)).astype(np.int64)
-            for k, chunk in enumerate(np.split(idx, cuts)):
-                parts[k].append(chunk)
-        out = [np.concatenate(p) for p in parts]
-        if min(len(o) for o in out) >= min_size:
-            return out
-    raise PartitionError(
-        f"dirichlet(alpha={alpha}) gave some client fewer than {min_size} samples 1000 times; "
-        "raise alpha or lower min_size"
-    )
+    parts: list[list[np.ndarray]] = [[] for _ in range(n_clients)]
+    for c in classes:
+        idx = rng.permutation(np.flatnonzero(labels == c))
+        p = rng.dirichlet(np.full(n_clients, alpha))
+        cuts = (np.cumsum(p)[:-1] * len(idx)).astype(np.int64)
+        for k, chunk in enumerate(np.split(idx, cuts)):
+            parts[k].append(chunk)
+    out = [rng.permutation(np.concatenate(p)) for p in parts]
+    # Top-up: a client left below min_size takes samples from the currently largest client.
+    for k in range(n_clients):
+        while len(out[k]) < min_size:
+            donor = int(np.argmax([len(o) for o in out]))
+            take = min(min_size - len(out[k]), len(out[donor]) - min_size)
+            out[k] = np.concatenate([out[k], out[donor][:take]])
+            out[donor] = out[donor][take:]
+    return out
 
 
 def _buckets(

@@ -172,7 +172,10 @@ def make_privacy(name: str, **params: Any) -> PrivacyMechanism:
         raise PrivacyConfigError(
             f"unknown parameters {sorted(unknown)} for {name!r}; known: {sorted(known)}"
         )
-    return cls(**params)
+    try:
+        return cls(**params)
+    except TypeError as exc:  # a required parameter is missing
+        raise PrivacyConfigError(f"{name}: {exc}") from exc
 
 
 @dataclass(frozen=True)
