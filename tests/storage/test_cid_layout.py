@@ -9,7 +9,6 @@ import tracemalloc
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from vector_streams import ChaChaStream
 
 from fedchain.storage import (
     KNOWN_PROFILES,
@@ -23,6 +22,8 @@ from fedchain.storage import (
     verify_cid_file,
 )
 from fedchain.storage.unixfs import DagBuilder, Link
+
+from .vector_streams import ChaChaStream
 
 
 def reference_balanced(data: bytes, params: ImportParams) -> str:

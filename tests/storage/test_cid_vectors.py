@@ -11,7 +11,6 @@ import json
 from pathlib import Path
 
 import pytest
-from vector_streams import GO_TABLE_ENV, go_rng_cooked, open_stream
 
 from fedchain.storage.cid import (
     compute_cid,
@@ -19,6 +18,8 @@ from fedchain.storage.cid import (
     compute_directory_cid,
     parse_cid,
 )
+
+from .vector_streams import GO_TABLE_ENV, go_rng_cooked, open_stream
 
 VECTORS_PATH = Path(__file__).resolve().parents[3] / "shared" / "data" / "ipfs_cid_vectors.json"
 VECTORS: list[dict] = json.loads(VECTORS_PATH.read_text()) if VECTORS_PATH.is_file() else []

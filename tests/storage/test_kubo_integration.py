@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from vector_streams import ChaChaStream
 
 from fedchain.storage import (
     ImportParams,
@@ -21,6 +20,8 @@ from fedchain.storage import (
     compute_cid,
     parse_cid,
 )
+
+from .vector_streams import ChaChaStream
 
 pytestmark = pytest.mark.kubo
 

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from kubo_fake import FakeKubo
 
 from fedchain.storage import (
     BlobNotFoundError,
@@ -25,6 +24,8 @@ from fedchain.storage import (
     compute_cid,
     parse_cid,
 )
+
+from .kubo_fake import FakeKubo
 
 DATA = bytes(range(256)) * 3000  # 768000 bytes: 3 chunks, a two-level DAG
 

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from store_workers import blob, put_many
 
 from fedchain.storage import (
     BlobNotFoundError,
@@ -31,6 +30,8 @@ from fedchain.storage import (
     registry,
 )
 from fedchain.storage.registry import store_schemes
+
+from .store_workers import blob, put_many
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+"""Tests of fedchain.storage (mirrors the package)."""
