@@ -98,8 +98,7 @@ contract ParticipantRegistry is IParticipantRegistry {
         reputation = uint16(Reputation.applyAll(previous, evaluations, count, _gammaMax, _threshold));
         account.reputation = reputation;
         if (earned != 0) account.credits += uint128(earned);
-        emit ReputationUpdated(participant, taskId, previous, reputation);
-        if (earned != 0) emit CreditsAwarded(participant, taskId, uint128(earned));
+        emit TaskOutcomeApplied(participant, taskId, previous, reputation, uint128(earned));
     }
 
     /// @inheritdoc IParticipantRegistry

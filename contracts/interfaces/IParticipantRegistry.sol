@@ -45,9 +45,10 @@ interface IParticipantRegistry {
     event DataProfileRemoved(address indexed client, bytes32 indexed category, bytes32 contentHash);
     /// @notice Emitted once, when the deployer names the TaskManager.
     event TaskManagerSet(address indexed taskManager);
-    /// @notice Emitted when task settlement moves a participant's reputation.
-    event ReputationUpdated(
-        address indexed participant, uint256 indexed taskId, uint16 previous, uint16 current
+    /// @notice Emitted when a task's settlement applies its evaluations (reputation `previous`
+    ///         → `current`) and `earned` credits to a participant.
+    event TaskOutcomeApplied(
+        address indexed participant, uint256 indexed taskId, uint16 previous, uint16 current, uint128 earned
     );
     /// @notice Emitted when a participant obtains credits (C_obtain) from a task.
     event CreditsAwarded(address indexed participant, uint256 indexed taskId, uint128 amount);
@@ -95,7 +96,7 @@ interface IParticipantRegistry {
 
     /// @notice Applies a task's evaluations to `participant`'s current reputation with the M9 rule
     ///         (bit k of `evaluations` = k-th round accepted) and adds `earned` to its credits.
-    /// @dev Only the TaskManager. Emits {ReputationUpdated} and, when earned > 0, {CreditsAwarded}.
+    /// @dev Only the TaskManager. Emits a {TaskOutcomeApplied} event.
     function applyTaskOutcome(
         uint256 taskId,
         address participant,

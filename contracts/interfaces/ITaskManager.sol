@@ -72,10 +72,19 @@ interface ITaskManager is ITaskManagerErrors, ITaskManagerEvents {
     function submitUpdatesBySig(uint256 taskId, uint64 round, SignedUpdate[] calldata updates) external;
 
     /// @notice The round's current leader posts its verdict once submissions are closed (after
-    ///         the submit deadline, or early when `submitted` holds every client). Counts as the
-    ///         leader's own attestation; finalizes at once if that reaches quorum.
-    /// @dev Emits {VerdictPosted} (and {RoundFinalized} when it reaches quorum).
-    function postVerdict(uint256 taskId, uint64 round, Verdict calldata verdict) external;
+    ///         the submit deadline, or early when `submitted` holds every client), together with
+    ///         the other members' EIP-712 Attestation(taskId, round, verdictHash) signatures it
+    ///         collected (possibly none). The post counts as the leader's own approval; the round
+    ///         finalizes in this transaction if the approvals reach the quorum.
+    /// @dev Reverts on a signature that is not from a distinct committee member. Emits
+    ///      {VerdictPosted}, {VerdictAttested} per relayed signature, and {RoundFinalized} (with
+    ///      {RoundOpened} or {TaskFinished}) at quorum.
+    function postVerdict(
+        uint256 taskId,
+        uint64 round,
+        Verdict calldata verdict,
+        AttestationSignature[] calldata attestations
+    ) external;
 
     /// @notice A committee member attests the verdict hash it computed itself. Equal to the
     ///         posted hash: an approval; different: a dissent (slashed if the posted verdict is
@@ -157,6 +166,12 @@ interface ITaskManager is ITaskManagerErrors, ITaskManagerEvents {
 
     /// @notice EIP-712 digest of Update(taskId, round, digest, numSamples, codec).
     function hashUpdate(uint256 taskId, uint64 round, bytes32 digest, uint32 numSamples, uint8 codec)
+        external
+        view
+        returns (bytes32);
+
+    /// @notice EIP-712 digest of Attestation(taskId, round, verdictHash).
+    function hashAttestation(uint256 taskId, uint64 round, bytes32 verdictHash)
         external
         view
         returns (bytes32);

@@ -113,6 +113,8 @@ interface ITaskManagerErrors is ITaskTypes {
     /// @notice `account` is not a member of the task, or was settled already (settling deletes
     ///         the membership).
     error TaskManagerNotMember(uint256 taskId, address account);
+    /// @notice A balance would exceed 2^96 − 1 wei.
+    error TaskManagerBalanceOverflow(address account, uint256 balance);
     /// @notice Amounts must be positive.
     error TaskManagerZeroAmount();
     /// @notice Sending `amount` wei to `account` failed.

@@ -15,15 +15,9 @@ interface ITaskManagerEvents is ITaskTypes {
         TaskSpec spec,
         uint256 escrow
     );
-    /// @notice `client` joined as client number `index`, locking `mortgage`.
-    event ClientJoined(
-        uint256 indexed taskId,
-        address indexed client,
-        uint8 index,
-        uint16 reputation,
-        uint256 mortgage,
-        bool bySignature
-    );
+    /// @notice `client` joined as client number `index` (its bit in round bitmaps), with
+    ///         reputation `reputation`, locking the task's client mortgage.
+    event ClientJoined(uint256 indexed taskId, address indexed client, uint8 index, uint16 reputation);
     /// @notice `miner` joined as miner number `index` with `stake`.
     event MinerJoined(uint256 indexed taskId, address indexed miner, uint8 index, uint256 stake);
     /// @notice Joining closed and round 0 opens.
@@ -100,7 +94,6 @@ interface ITaskManagerEvents is ITaskTypes {
         uint256 penalty,
         uint256 penaltyShare,
         uint256 payout,
-        uint16 acceptedRounds,
         uint16 reputation
     );
     /// @notice A miner's stake (less slashes) was credited to its internal balance.

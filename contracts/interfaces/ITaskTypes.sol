@@ -89,14 +89,21 @@ interface ITaskTypes {
         uint16[] weights;
     }
 
-    /// @notice One client's EIP-712-signed update, relayed by anyone.
+    /// @notice One client's EIP-712-signed update, relayed by anyone. The signature is in the
+    ///         compact EIP-2098 form: `vs` = (v − 27) << 255 | s.
     struct SignedUpdate {
         bytes32 digest;
         uint32 numSamples;
         uint8 codec;
-        uint8 v;
         bytes32 r;
-        bytes32 s;
+        bytes32 vs;
+    }
+
+    /// @notice A committee member's EIP-712 signature of Attestation(taskId, round,
+    ///         verdictHash), relayed by the leader with its verdict (compact EIP-2098 form).
+    struct AttestationSignature {
+        bytes32 r;
+        bytes32 vs;
     }
 
     /// @notice One client's EIP-712 join permit signature (JoinTask(taskId, mortgage)).

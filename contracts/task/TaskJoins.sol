@@ -15,8 +15,7 @@ abstract contract TaskJoins is TaskSignatures {
         }
         State memory s = _states[taskId];
         _checkJoinOpen(taskId, s.status);
-        if (msg.value == 0) _debit(msg.sender, mortgage);
-        _addClient(taskId, s, msg.sender, mortgage, false);
+        _addClient(taskId, s, msg.sender, msg.value == 0 ? mortgage : 0);
         _states[taskId].clientCount = s.clientCount;
         _funds[taskId].pot += uint128(mortgage);
         _funds[taskId].unsettled += 1;
@@ -34,8 +33,7 @@ abstract contract TaskJoins is TaskSignatures {
             JoinSignature calldata p = permits[k];
             (address client, ECDSA.RecoverError err,) = ECDSA.tryRecover(hash, p.v, p.r, p.s);
             if (err != ECDSA.RecoverError.NoError) revert TaskManagerInvalidSignature(taskId, k);
-            _debit(client, mortgage);
-            _addClient(taskId, s, client, mortgage, true);
+            _addClient(taskId, s, client, mortgage);
         }
         _states[taskId].clientCount = s.clientCount;
         Funds storage funds = _funds[taskId];
@@ -44,13 +42,11 @@ abstract contract TaskJoins is TaskSignatures {
     }
 
     /// @dev Checks eligibility and records the member; the caller updates counters and funds.
-    function _addClient(uint256 taskId, State memory s, address client, uint256 mortgage, bool bySig)
-        private
-    {
+    function _addClient(uint256 taskId, State memory s, address client, uint256 debit) private {
         if (s.clientCount >= _configs[taskId].maxClients) {
             revert TaskManagerTaskFull(taskId, _configs[taskId].maxClients);
         }
-        if (_members[taskId][client].role != MemberRole.None) revert TaskManagerAlreadyJoined(taskId, client);
+        if (_memberOf(taskId, client).role != MemberRole.None) revert TaskManagerAlreadyJoined(taskId, client);
         bytes32 category = _categories[taskId];
         (uint8 roles, uint16 reputation, bool hasCategory) = _registry.eligibility(client, category);
         if (roles & 1 == 0) revert TaskManagerNotRegistered(client, 1);
@@ -58,8 +54,8 @@ abstract contract TaskJoins is TaskSignatures {
         uint16 minimum = _terms[taskId].minReputation;
         if (reputation < minimum) revert TaskManagerReputationTooLow(taskId, client, reputation, minimum);
         uint8 index = uint8(s.clientCount);
-        _members[taskId][client] = Member({role: MemberRole.Client, index: index, gammaAtJoin: reputation});
+        _enroll(taskId, client, Member({role: MemberRole.Client, index: index, gammaAtJoin: reputation}), debit);
         s.clientCount += 1;
-        emit ClientJoined(taskId, client, index, reputation, mortgage, bySig);
+        emit ClientJoined(taskId, client, index, reputation);
     }
 }

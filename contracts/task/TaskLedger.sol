@@ -2,6 +2,7 @@
 pragma solidity 0.8.28;
 
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {Accounts} from "../libraries/Accounts.sol";
 import {TaskStorage} from "./TaskStorage.sol";
 
 /// @title TaskLedger
@@ -26,6 +27,6 @@ abstract contract TaskLedger is TaskStorage, ReentrancyGuardTransient {
 
     /// @notice See {ITaskManager-balanceOf}.
     function balanceOf(address account) external view returns (uint256) {
-        return _balances[account];
+        return Accounts.balance(_accounts[account]);
     }
 }

@@ -13,38 +13,74 @@ import {TaskSignatures} from "./TaskSignatures.sol";
 ///         leader replacement and round finalization.
 abstract contract TaskRounds is TaskCommittee, TaskSignatures {
     /// @notice See {ITaskManager-submitUpdate}.
+    /// @dev The direct path reads two cold slots (the task's state word, the caller's account
+    ///      word), writes nothing and emits one event; see docs/contracts.md, "Gas". The common
+    ///      case (task running, right round, before the deadline, valid codec and sample count,
+    ///      the caller an inline client member) is checked in assembly; anything else goes to
+    ///      {_submitSlowPath}, which either finds a membership in the overflow mapping or
+    ///      reverts with the precise error.
     function submitUpdate(uint256 taskId, uint64 round, bytes32 digest, uint32 numSamples, uint8 codec)
         external
     {
-        _checkSubmissionWindow(taskId, round);
+        State storage st = _states[taskId];
+        bytes32 topic = UpdateSubmitted.selector;
+        bool fast;
+        assembly ("memory-safe") {
+            let word := sload(st.slot)
+            // State: status bits 0-7 (2 = Running), round 8-23, submitDeadline 24-63.
+            fast := eq(and(word, 0xffffff), or(2, shl(8, round)))
+            fast := and(fast, iszero(gt(timestamp(), and(shr(24, word), 0xffffffffff))))
+            fast := and(fast, and(or(eq(codec, 0x55), eq(codec, 0x70)), iszero(iszero(numSamples))))
+            // Account word of the caller (see Accounts): inline memberships at bits 104 and
+            // 168, each taskId (32 bits) | role << 32 (1 = Client). A task id of 32 bits or more
+            // never matches (such memberships live in the mapping: slow path).
+            mstore(0x00, caller())
+            mstore(0x20, _accounts.slot)
+            let account := sload(keccak256(0x00, 0x40))
+            let key := or(taskId, shl(32, 1))
+            let member := or(
+                eq(and(shr(104, account), 0xffffffffff), key), eq(and(shr(168, account), 0xffffffffff), key)
+            )
+            fast := and(fast, member)
+        }
+        if (!fast) _submitSlowPath(taskId, round, numSamples, codec);
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, digest)
+            mstore(add(ptr, 0x20), numSamples)
+            mstore(add(ptr, 0x40), codec)
+            log4(ptr, 0x60, topic, taskId, round, caller())
+        }
+    }
+
+    /// @dev Returns for a valid submission the fast path did not recognise (a membership in
+    ///      the overflow mapping); otherwise reverts with the precise error.
+    function _submitSlowPath(uint256 taskId, uint64 round, uint32 numSamples, uint8 codec) private view {
+        State memory s = _states[taskId];
+        _requireRound(taskId, s, round);
+        if (block.timestamp > s.submitDeadline) revert TaskManagerRoundClosed(taskId, round, s.submitDeadline);
         _checkCodec(codec);
         if (numSamples == 0) revert TaskManagerZeroSamples(taskId, msg.sender);
-        if (_members[taskId][msg.sender].role != MemberRole.Client) {
-            revert TaskManagerNotClient(taskId, msg.sender);
-        }
-        emit UpdateSubmitted(taskId, round, msg.sender, digest, numSamples, codec);
+        if (!_isClient(taskId, msg.sender)) revert TaskManagerNotClient(taskId, msg.sender);
     }
 
     /// @notice See {ITaskManager-submitUpdatesBySig}.
     function submitUpdatesBySig(uint256 taskId, uint64 round, SignedUpdate[] calldata updates) external {
-        uint256 count = updates.length;
-        if (count == 0) revert TaskManagerEmptyBatch(taskId);
+        if (updates.length == 0) revert TaskManagerEmptyBatch(taskId);
         _checkSubmissionWindow(taskId, round);
-        bytes32 domain = _domainSeparatorV4();
-        for (uint256 k; k < count; ++k) {
-            SignedUpdate calldata u = updates[k];
-            _checkCodec(u.codec);
-            bytes32 hash =
-                _typedHash(domain, _updateStructHash(taskId, round, u.digest, u.numSamples, u.codec));
-            (address client, ECDSA.RecoverError err,) = ECDSA.tryRecover(hash, u.v, u.r, u.s);
-            if (err != ECDSA.RecoverError.NoError) revert TaskManagerInvalidSignature(taskId, k);
-            if (u.numSamples == 0) revert TaskManagerZeroSamples(taskId, client);
-            emit UpdateSubmitted(taskId, round, client, u.digest, u.numSamples, u.codec);
-        }
+        (uint256 bad, uint256 reason) = _recordSignedUpdates(taskId, round, _domainSeparatorV4(), updates);
+        if (reason == _BAD_SIGNATURE) revert TaskManagerInvalidSignature(taskId, bad);
+        if (reason == _BAD_CODEC) revert TaskManagerInvalidCodec(uint8(updates[bad].codec));
+        if (reason == _BAD_SAMPLES) revert TaskManagerZeroSamples(taskId, address(0));
     }
 
     /// @notice See {ITaskManager-postVerdict}.
-    function postVerdict(uint256 taskId, uint64 round, Verdict calldata verdict) external {
+    function postVerdict(
+        uint256 taskId,
+        uint64 round,
+        Verdict calldata verdict,
+        AttestationSignature[] calldata attestations
+    ) external {
         State memory s = _states[taskId];
         _requireRound(taskId, s, round);
         uint256 leaderIndex = _committeeIndex(taskId, round, s.attempt);
@@ -69,8 +105,48 @@ abstract contract TaskRounds is TaskCommittee, TaskSignatures {
         s.pendingAccepted = uint16(Bitmaps.popcount(verdict.accepted));
         s.approvals = uint16(1 << s.attempt);
         emit VerdictPosted(taskId, round, msg.sender, s.attempt, verdictHash, verdict);
-        if (_quorum(s.committeeSize) <= 1) _finalize(taskId, s);
+        if (attestations.length != 0) {
+            s.approvals = _relayedApprovals(taskId, round, verdictHash, s, attestations);
+        }
+        if (Bitmaps.popcount(s.approvals) >= _quorum(s.committeeSize)) _finalize(taskId, s);
         _states[taskId] = s;
+    }
+
+    /// @dev Adds the committee positions of the relayed attestation signers to the approvals.
+    function _relayedApprovals(
+        uint256 taskId,
+        uint64 round,
+        bytes32 verdictHash,
+        State memory s,
+        AttestationSignature[] calldata attestations
+    ) private returns (uint16 approvals) {
+        approvals = s.approvals;
+        bytes32 hash =
+            _hashTypedDataV4(keccak256(abi.encode(_ATTESTATION_TYPEHASH, taskId, round, verdictHash)));
+        uint256 packed = _committees[taskId][round];
+        uint256 size = s.committeeSize;
+        for (uint256 k; k < attestations.length; ++k) {
+            (address member, ECDSA.RecoverError err,) =
+                ECDSA.tryRecover(hash, attestations[k].r, attestations[k].vs);
+            if (err != ECDSA.RecoverError.NoError) revert TaskManagerInvalidSignature(taskId, k);
+            uint16 bit = _positionBit(taskId, round, packed, size, member);
+            if (approvals & bit != 0) revert TaskManagerAlreadyAttested(taskId, round, member);
+            approvals |= bit;
+            emit VerdictAttested(taskId, round, member, verdictHash, true);
+        }
+    }
+
+    /// @dev The committee-position bit of `member` in `round`; reverts for non-members.
+    function _positionBit(uint256 taskId, uint64 round, uint256 packed, uint256 size, address member)
+        private
+        view
+        returns (uint16)
+    {
+        Member memory m = _memberOf(taskId, member);
+        uint256 position =
+            m.role == MemberRole.Miner ? Sortition.positionOf(packed, size, m.index) : type(uint256).max;
+        if (position == type(uint256).max) revert TaskManagerNotCommitteeMember(taskId, round, member);
+        return uint16(1 << position);
     }
 
     /// @notice See {ITaskManager-attestVerdict}.
@@ -78,12 +154,8 @@ abstract contract TaskRounds is TaskCommittee, TaskSignatures {
         State memory s = _states[taskId];
         _requireRound(taskId, s, round);
         if (s.approvals == 0) revert TaskManagerNoVerdict(taskId, round);
-        Member memory m = _members[taskId][msg.sender];
-        uint256 position = m.role == MemberRole.Miner
-            ? Sortition.positionOf(_committees[taskId][round], s.committeeSize, m.index)
-            : type(uint256).max;
-        if (position == type(uint256).max) revert TaskManagerNotCommitteeMember(taskId, round, msg.sender);
-        uint16 bit = uint16(1 << position);
+        uint16 bit =
+            _positionBit(taskId, round, _committees[taskId][round], s.committeeSize, msg.sender);
         if ((s.approvals | s.dissents) & bit != 0) revert TaskManagerAlreadyAttested(taskId, round, msg.sender);
         bool agreed = verdictHash == _verdictHashes[taskId];
         if (agreed) s.approvals |= bit;
@@ -113,15 +185,6 @@ abstract contract TaskRounds is TaskCommittee, TaskSignatures {
         _verdictHashes[taskId] = bytes32(0);
         _states[taskId] = s;
         emit LeaderReplaced(taskId, s.round, former, newLeader, s.attempt, posted, s.verdictDeadline);
-    }
-
-    /// @notice See {ITaskManager-verdictHashOf}.
-    function verdictHashOf(uint256 taskId, uint64 round, Verdict calldata verdict)
-        external
-        pure
-        returns (bytes32)
-    {
-        return _verdictHash(taskId, round, verdict);
     }
 
     /// @dev Applies a verdict that reached quorum and opens the next round (or finishes).
@@ -216,6 +279,78 @@ abstract contract TaskRounds is TaskCommittee, TaskSignatures {
         }
     }
 
+    /// @dev The hot loop of relayed submissions, in assembly to stay near the floor of
+    ///      calldata + ecrecover + one log per update (see docs/contracts.md, "Gas"). For each
+    ///      update: check numSamples ∈ [1, 2^32) and the codec, hash the EIP-712 Update struct,
+    ///      recover the signer with the ecrecover precompile (s in the lower half order, as
+    ///      OpenZeppelin's ECDSA requires), and emit {UpdateSubmitted} with the signer. Stops at
+    ///      the first bad update and returns its index and the reason (0: none).
+    function _recordSignedUpdates(
+        uint256 taskId,
+        uint64 round,
+        bytes32 domain,
+        SignedUpdate[] calldata updates
+    ) private returns (uint256 bad, uint256 reason) {
+        bytes32 typehash = _UPDATE_TYPEHASH;
+        bytes32 topic = UpdateSubmitted.selector;
+        assembly ("memory-safe") {
+            // Scratch memory past the free-memory pointer (never allocated): [0x00, 0xc0) the
+            // struct being hashed, [0xc0, 0x140) the typed hash, ecrecover input and log data.
+            let ptr := mload(0x40)
+            let q := add(ptr, 0xc0)
+            mstore(ptr, typehash)
+            mstore(add(ptr, 0x20), taskId)
+            mstore(add(ptr, 0x40), round)
+            let n := updates.length
+            for { let k := 0 } lt(k, n) { k := add(k, 1) } {
+                let item := add(updates.offset, mul(k, 0xa0))
+                let digest := calldataload(item)
+                let samples := calldataload(add(item, 0x20))
+                let codec := calldataload(add(item, 0x40))
+                if or(iszero(samples), gt(samples, 0xffffffff)) {
+                    bad := k
+                    reason := 3
+                    break
+                }
+                if iszero(or(eq(codec, 0x55), eq(codec, 0x70))) {
+                    bad := k
+                    reason := 2
+                    break
+                }
+                mstore(add(ptr, 0x60), digest)
+                mstore(add(ptr, 0x80), samples)
+                mstore(add(ptr, 0xa0), codec)
+                mstore(q, shl(240, 0x1901))
+                mstore(add(q, 0x02), domain)
+                mstore(add(q, 0x22), keccak256(ptr, 0xc0))
+                let hash := keccak256(q, 0x42)
+                let vs := calldataload(add(item, 0x80))
+                let s := and(vs, 0x7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff)
+                if gt(s, 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0) {
+                    bad := k
+                    reason := 1
+                    break
+                }
+                mstore(q, hash)
+                mstore(add(q, 0x20), add(shr(255, vs), 27))
+                mstore(add(q, 0x40), calldataload(add(item, 0x60)))
+                mstore(add(q, 0x60), s)
+                mstore(0x00, 0)
+                pop(staticcall(gas(), 0x01, q, 0x80, 0x00, 0x20))
+                let signer := mload(0x00)
+                if iszero(signer) {
+                    bad := k
+                    reason := 1
+                    break
+                }
+                mstore(q, digest)
+                mstore(add(q, 0x20), samples)
+                mstore(add(q, 0x40), codec)
+                log4(q, 0x60, topic, taskId, round, signer)
+            }
+        }
+    }
+
     function _checkSubmissionWindow(uint256 taskId, uint64 round) private view {
         State memory s = _states[taskId];
         _requireRound(taskId, s, round);
@@ -225,23 +360,5 @@ abstract contract TaskRounds is TaskCommittee, TaskSignatures {
     function _requireRound(uint256 taskId, State memory s, uint64 round) private pure {
         _requireStatus(taskId, s.status, TaskStatus.Running);
         if (round != s.round) revert TaskManagerWrongRound(taskId, round, s.round);
-    }
-
-    function _verdictHash(uint256 taskId, uint64 round, Verdict calldata verdict)
-        private
-        pure
-        returns (bytes32)
-    {
-        return keccak256(
-            abi.encode(
-                taskId,
-                round,
-                verdict.submitted,
-                verdict.accepted,
-                verdict.globalModel,
-                verdict.codec,
-                keccak256(abi.encodePacked(verdict.weights))
-            )
-        );
     }
 }

@@ -47,15 +47,19 @@ abstract contract TaskSetup is TaskCommittee {
         _checkJoinOpen(taskId, s.status);
         uint256 minimum = _terms[taskId].minMinerStake;
         if (stake < minimum || stake > type(uint88).max) revert TaskManagerStakeTooLow(taskId, stake, minimum);
-        if (_members[taskId][msg.sender].role != MemberRole.None) {
+        if (_memberOf(taskId, msg.sender).role != MemberRole.None) {
             revert TaskManagerAlreadyJoined(taskId, msg.sender);
         }
         if (s.minerCount >= _MAX_MINERS) revert TaskManagerTaskFull(taskId, _MAX_MINERS);
         (uint8 roles,,) = _registry.eligibility(msg.sender, bytes32(0));
         if (roles & 2 == 0) revert TaskManagerNotRegistered(msg.sender, 2);
-        if (msg.value == 0) _debit(msg.sender, stake);
         uint8 index = s.minerCount;
-        _members[taskId][msg.sender] = Member({role: MemberRole.Miner, index: index, gammaAtJoin: 0});
+        _enroll(
+            taskId,
+            msg.sender,
+            Member({role: MemberRole.Miner, index: index, gammaAtJoin: 0}),
+            msg.value == 0 ? stake : 0
+        );
         _miners[taskId][index] = MinerEntry({miner: msg.sender, stake: uint96(stake)});
         _states[taskId].minerCount = index + 1;
         Funds storage funds = _funds[taskId];

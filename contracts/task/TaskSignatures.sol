@@ -10,25 +10,6 @@ import {TaskStorage} from "./TaskStorage.sol";
 abstract contract TaskSignatures is TaskStorage, EIP712 {
     constructor() EIP712("FedChain TaskManager", "1") {}
 
-    /// @notice See {ITaskManager-hashUpdate}.
-    function hashUpdate(uint256 taskId, uint64 round, bytes32 digest, uint32 numSamples, uint8 codec)
-        external
-        view
-        returns (bytes32)
-    {
-        return _hashTypedDataV4(_updateStructHash(taskId, round, digest, numSamples, codec));
-    }
-
-    /// @notice See {ITaskManager-hashJoin}.
-    function hashJoin(uint256 taskId, uint256 mortgage) external view returns (bytes32) {
-        return _hashTypedDataV4(keccak256(abi.encode(_JOIN_TYPEHASH, taskId, mortgage)));
-    }
-
-    /// @notice See {ITaskManager-domainSeparator}.
-    function domainSeparator() external view returns (bytes32) {
-        return _domainSeparatorV4();
-    }
-
     function _updateStructHash(
         uint256 taskId,
         uint64 round,

@@ -5,12 +5,13 @@ import {ITaskManagerErrors} from "../interfaces/ITaskManagerErrors.sol";
 import {ITaskManagerEvents} from "../interfaces/ITaskManagerEvents.sol";
 import {IParticipantRegistry} from "../interfaces/IParticipantRegistry.sol";
 import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
+import {Accounts} from "../libraries/Accounts.sol";
 import {Bitmaps} from "../libraries/Bitmaps.sol";
 
 /// @title TaskStorage
 /// @notice Storage layout and small shared helpers of the TaskManager modules.
 /// @dev Gas layout (see docs/contracts.md): a task is six packed slots; `_states` is the hot one
-///      (a submission reads it and the client's `_members` slot, and writes nothing). Round
+///      (a submission reads it and the client's account word, and writes nothing). Round
 ///      outcomes are bit streams: client i of round r is bit r·n + i of `_accepted` (and the
 ///      16-bit word r·n + i of `_weights`), so a settlement reads one or two words.
 ///      Both deployed halves (TaskManager and TaskManagerExtension, which runs by delegatecall
@@ -24,10 +25,15 @@ abstract contract TaskStorage is ITaskManagerErrors, ITaskManagerEvents {
     uint256 internal constant _MAX_COMMITTEE = 16;
     uint8 internal constant _SLASH_NO_VERDICT = 1;
     uint8 internal constant _SLASH_DISSENT = 2;
+    uint256 internal constant _BAD_SIGNATURE = 1;
+    uint256 internal constant _BAD_CODEC = 2;
+    uint256 internal constant _BAD_SAMPLES = 3;
 
     bytes32 internal constant _UPDATE_TYPEHASH = keccak256(
         "Update(uint256 taskId,uint64 round,bytes32 digest,uint32 numSamples,uint8 codec)"
     );
+    bytes32 internal constant _ATTESTATION_TYPEHASH =
+        keccak256("Attestation(uint256 taskId,uint64 round,bytes32 verdictHash)");
     bytes32 internal constant _JOIN_TYPEHASH = keccak256("JoinTask(uint256 taskId,uint256 mortgage)");
 
     /// @dev The slot every submission reads.
@@ -94,7 +100,9 @@ abstract contract TaskStorage is ITaskManagerErrors, ITaskManagerEvents {
     uint256 internal immutable _slashBps;
 
     uint256 internal _taskCount;
-    mapping(address account => uint256) internal _balances;
+    /// @dev Each participant's account word: internal balance plus up to two inline task
+    ///      memberships (layout in {Accounts}); further memberships live in `_members`.
+    mapping(address account => uint256 word) internal _accounts;
     mapping(uint256 taskId => State) internal _states;
     mapping(uint256 taskId => Config) internal _configs;
     mapping(uint256 taskId => Terms) internal _terms;
@@ -139,16 +147,83 @@ abstract contract TaskStorage is ITaskManagerErrors, ITaskManagerEvents {
     }
 
     function _credit(address account, uint256 amount) internal {
-        _balances[account] += amount;
+        uint256 word = _accounts[account];
+        _accounts[account] = Accounts.withBalance(word, _added(account, Accounts.balance(word), amount));
     }
 
     function _debit(address account, uint256 amount) internal {
-        uint256 balance = _balances[account];
+        uint256 word = _accounts[account];
+        _accounts[account] = Accounts.withBalance(word, _taken(account, Accounts.balance(word), amount));
+    }
+
+    function _added(address account, uint256 balance, uint256 amount) internal pure returns (uint256 sum) {
+        sum = balance + amount;
+        if (sum > Accounts.BALANCE_MASK) revert TaskManagerBalanceOverflow(account, sum);
+    }
+
+    function _taken(address account, uint256 balance, uint256 amount) internal pure returns (uint256) {
         if (balance < amount) revert TaskManagerInsufficientBalance(account, balance, amount);
         // unchecked: balance ≥ amount was checked on the line above.
         unchecked {
-            _balances[account] = balance - amount;
+            return balance - amount;
         }
+    }
+
+    /// @dev `account`'s membership in `taskId` (role None if it has none).
+    function _memberOf(uint256 taskId, address account) internal view returns (Member memory m) {
+        uint256 word = _accounts[account];
+        uint256 k = Accounts.find(word, taskId);
+        if (k != Accounts.NONE) {
+            uint256 e = Accounts.entry(word, k);
+            return Member({
+                role: MemberRole(uint8(e >> 32)),
+                index: uint8(e >> 40),
+                gammaAtJoin: uint16(e >> 48)
+            });
+        }
+        if (word & Accounts.OVERFLOW != 0) m = _members[taskId][account];
+    }
+
+    /// @dev Whether `account` is a client of `taskId`: the membership check of a direct
+    ///      submission, one cold read of the account word for inline memberships.
+    function _isClient(uint256 taskId, address account) internal view returns (bool) {
+        uint256 word = _accounts[account];
+        uint256 found; // 1 + the role of an inline membership in taskId, else 0
+        // Same test as Accounts.find, unrolled for the hot path (see {Accounts} for the layout).
+        assembly ("memory-safe") {
+            let e0 := and(shr(104, word), 0xffffffffffffffff)
+            let e1 := and(shr(168, word), 0xffffffffffffffff)
+            let r0 := and(shr(32, e0), 0xff)
+            let r1 := and(shr(32, e1), 0xff)
+            if and(eq(and(e0, 0xffffffff), taskId), iszero(iszero(r0))) { found := add(r0, 1) }
+            if and(eq(and(e1, 0xffffffff), taskId), iszero(iszero(r1))) { found := add(r1, 1) }
+        }
+        if (found != 0) return found == uint8(MemberRole.Client) + 1;
+        return word & Accounts.OVERFLOW != 0 && _members[taskId][account].role == MemberRole.Client;
+    }
+
+    /// @dev Records a membership (the caller checked there is none) and debits `debit` from the
+    ///      account, in one write of the account word when the membership fits inline.
+    function _enroll(uint256 taskId, address account, Member memory m, uint256 debit) internal {
+        uint256 word = _accounts[account];
+        if (debit != 0) word = Accounts.withBalance(word, _taken(account, Accounts.balance(word), debit));
+        uint256 k = taskId <= type(uint32).max ? Accounts.free(word) : Accounts.NONE;
+        if (k != Accounts.NONE) {
+            word = Accounts.withEntry(word, k, Accounts.pack(taskId, uint8(m.role), m.index, m.gammaAtJoin));
+        } else {
+            _members[taskId][account] = m;
+            word |= Accounts.OVERFLOW;
+        }
+        _accounts[account] = word | Accounts.OPENED;
+    }
+
+    /// @dev Ends a membership and credits `amount`, in one write of the account word.
+    function _release(uint256 taskId, address account, uint256 amount) internal {
+        uint256 word = _accounts[account];
+        uint256 k = Accounts.find(word, taskId);
+        if (k != Accounts.NONE) word = Accounts.withEntry(word, k, 0);
+        else delete _members[taskId][account];
+        _accounts[account] = Accounts.withBalance(word, _added(account, Accounts.balance(word), amount));
     }
 
     /// @dev Miner index at committee position `position` of `round`.
@@ -198,5 +273,23 @@ abstract contract TaskStorage is ITaskManagerErrors, ITaskManagerEvents {
     {
         uint256 pos = round * n + index;
         return (_weights[taskId][pos >> 4] >> ((pos & 15) * 16)) & 0xffff;
+    }
+
+    function _verdictHash(uint256 taskId, uint64 round, Verdict calldata verdict)
+        internal
+        pure
+        returns (bytes32)
+    {
+        return keccak256(
+            abi.encode(
+                taskId,
+                round,
+                verdict.submitted,
+                verdict.accepted,
+                verdict.globalModel,
+                verdict.codec,
+                keccak256(abi.encodePacked(verdict.weights))
+            )
+        );
     }
 }

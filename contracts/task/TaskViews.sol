@@ -2,11 +2,12 @@
 pragma solidity 0.8.28;
 
 import {Sortition} from "../libraries/Sortition.sol";
-import {TaskStorage} from "./TaskStorage.sol";
+import {TaskOutcomes} from "./TaskOutcomes.sol";
+import {TaskSignatures} from "./TaskSignatures.sol";
 
 /// @title TaskViews
 /// @notice Read-only views over the task storage.
-abstract contract TaskViews is TaskStorage {
+abstract contract TaskViews is TaskOutcomes, TaskSignatures {
     /// @notice See {ITaskManager-taskInfo}.
     function taskInfo(uint256 taskId) external view returns (TaskInfo memory info) {
         State memory s = _states[taskId];
@@ -43,7 +44,7 @@ abstract contract TaskViews is TaskStorage {
 
     /// @notice See {ITaskManager-memberOf}.
     function memberOf(uint256 taskId, address account) external view returns (MemberInfo memory) {
-        Member memory m = _members[taskId][account];
+        Member memory m = _memberOf(taskId, account);
         return MemberInfo({role: m.role, index: m.index, reputationAtJoin: m.gammaAtJoin});
     }
 
@@ -123,5 +124,66 @@ abstract contract TaskViews is TaskStorage {
     /// @notice See {ITaskManager-slashBps}.
     function slashBps() external view returns (uint256) {
         return _slashBps;
+    }
+
+    /// @notice See {ITaskManager-previewClientSettlement}.
+    function previewClientSettlement(uint256 taskId, address client)
+        external
+        view
+        returns (ClientOutcome memory)
+    {
+        Context memory ctx = _context(taskId);
+        Member memory m = _memberOf(taskId, client);
+        if (m.role != MemberRole.Client) revert TaskManagerNotClient(taskId, client);
+        return _clientOutcome(ctx, m);
+    }
+
+    /// @notice See {ITaskManager-previewMinerSettlement}.
+    function previewMinerSettlement(uint256 taskId, address miner)
+        external
+        view
+        returns (uint256 slashed, uint256 payout)
+    {
+        _context(taskId);
+        Member memory m = _memberOf(taskId, miner);
+        if (m.role != MemberRole.Miner) revert TaskManagerNotMember(taskId, miner);
+        return _minerOutcome(taskId, m.index);
+    }
+
+    /// @notice See {ITaskManager-hashUpdate}.
+    function hashUpdate(uint256 taskId, uint64 round, bytes32 digest, uint32 numSamples, uint8 codec)
+        external
+        view
+        returns (bytes32)
+    {
+        return _hashTypedDataV4(_updateStructHash(taskId, round, digest, numSamples, codec));
+    }
+
+    /// @notice See {ITaskManager-hashAttestation}.
+    function hashAttestation(uint256 taskId, uint64 round, bytes32 verdictHash)
+        external
+        view
+        returns (bytes32)
+    {
+        return _hashTypedDataV4(keccak256(abi.encode(_ATTESTATION_TYPEHASH, taskId, round, verdictHash)));
+    }
+
+    /// @notice See {ITaskManager-hashJoin}.
+    function hashJoin(uint256 taskId, uint256 mortgage) external view returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(_JOIN_TYPEHASH, taskId, mortgage)));
+    }
+
+    /// @notice See {ITaskManager-domainSeparator}.
+    function domainSeparator() external view returns (bytes32) {
+        return _domainSeparatorV4();
+    }
+
+    /// @notice See {ITaskManager-verdictHashOf}.
+    function verdictHashOf(uint256 taskId, uint64 round, Verdict calldata verdict)
+        external
+        pure
+        returns (bytes32)
+    {
+        return _verdictHash(taskId, round, verdict);
     }
 }

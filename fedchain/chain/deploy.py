@@ -83,7 +83,8 @@ class Deployment:
             raise DeploymentError(f"not a {DEPLOYMENT_FORMAT} file (format={data.get('format')!r})")
         if int(data.get("chain_id", -1)) != chain.chain_id:
             raise DeploymentError(
-                f"the deployment is for chain id {data.get('chain_id')}, connected to {chain.chain_id}"
+                f"the deployment is for chain id {data.get('chain_id')}, "
+                f"connected to {chain.chain_id}"
             )
         try:
             return cls(

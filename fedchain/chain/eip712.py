@@ -22,15 +22,20 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
 
 __all__ = [
+    "ATTESTATION_TYPES",
     "DOMAIN_NAME",
     "DOMAIN_VERSION",
     "JOIN_TYPES",
     "UPDATE_TYPES",
+    "attestation_typed_data",
+    "compact_vs",
     "domain",
     "join_typed_data",
     "recover_update_signer",
+    "sign_attestation",
     "sign_join",
     "sign_update",
+    "split_vs",
     "typed_data_hash",
     "update_typed_data",
 ]
@@ -53,6 +58,15 @@ UPDATE_TYPES: dict[str, list[dict[str, str]]] = {
         {"name": "digest", "type": "bytes32"},
         {"name": "numSamples", "type": "uint32"},
         {"name": "codec", "type": "uint8"},
+    ],
+}
+#: The ``Attestation`` struct a committee member signs for the leader to relay.
+ATTESTATION_TYPES: dict[str, list[dict[str, str]]] = {
+    "EIP712Domain": _DOMAIN_FIELDS,
+    "Attestation": [
+        {"name": "taskId", "type": "uint256"},
+        {"name": "round", "type": "uint64"},
+        {"name": "verdictHash", "type": "bytes32"},
     ],
 }
 #: The ``JoinTask`` struct of a join permit.
@@ -119,10 +133,39 @@ def join_typed_data(
     }
 
 
+def attestation_typed_data(
+    *, chain_id: int, verifying_contract: str, task_id: int, round: int, verdict_hash: bytes
+) -> dict[str, Any]:
+    """The full EIP-712 message of an ``Attestation`` of a verdict hash."""
+    return {
+        "types": ATTESTATION_TYPES,
+        "primaryType": "Attestation",
+        "domain": domain(chain_id=chain_id, verifying_contract=verifying_contract),
+        "message": {
+            "taskId": int(task_id),
+            "round": int(round),
+            "verdictHash": _digest32(verdict_hash),
+        },
+    }
+
+
 def typed_data_hash(message: dict[str, Any]) -> bytes:
     """keccak256("\\x19\\x01" ‖ domainSeparator ‖ hashStruct(message)): what is signed."""
     signable = encode_typed_data(full_message=message)
     return keccak(b"\x19" + signable.version + signable.header + signable.body)
+
+
+def compact_vs(v: int, s: bytes) -> bytes:
+    """EIP-2098 compact ``vs`` = (v − 27) << 255 | s, as 32 bytes."""
+    if v not in (27, 28):
+        raise ValueError(f"v must be 27 or 28, got {v}")
+    return ((v - 27) << 255 | int.from_bytes(s, "big")).to_bytes(32, "big")
+
+
+def split_vs(vs: bytes) -> tuple[int, bytes]:
+    """Inverse of :func:`compact_vs`: ``(v, s)``."""
+    value = int.from_bytes(vs, "big")
+    return 27 + (value >> 255), (value & ((1 << 255) - 1)).to_bytes(32, "big")
 
 
 def _vrs(account: LocalAccount, message: dict[str, Any]) -> dict[str, Any]:
@@ -142,16 +185,18 @@ def sign_update(
     codec: int,
 ) -> dict[str, Any]:
     """Sign an update; returns the ``SignedUpdate`` struct for ``submitUpdatesBySig``
-    (``digest, numSamples, codec, v, r, s``)."""
+    (``digest, numSamples, codec, r, vs``), the signature in compact EIP-2098 form."""
     message = update_typed_data(
         chain_id=chain_id, verifying_contract=verifying_contract, task_id=task_id, round=round,
         digest=digest, num_samples=num_samples, codec=codec,
     )  # fmt: skip
+    sig = _vrs(account, message)
     return {
         "digest": _digest32(digest),
         "numSamples": int(num_samples),
         "codec": int(codec),
-        **_vrs(account, message),
+        "r": sig["r"],
+        "vs": compact_vs(sig["v"], sig["s"]),
     }
 
 
@@ -165,6 +210,25 @@ def sign_join(
         mortgage=mortgage,
     )  # fmt: skip
     return _vrs(account, message)
+
+
+def sign_attestation(
+    *,
+    account: LocalAccount,
+    chain_id: int,
+    verifying_contract: str,
+    task_id: int,
+    round: int,
+    verdict_hash: bytes,
+) -> dict[str, Any]:
+    """Sign an attestation of ``verdict_hash``; returns the ``AttestationSignature`` struct
+    (``r, vs``, compact EIP-2098) the leader relays with ``postVerdict``."""
+    message = attestation_typed_data(
+        chain_id=chain_id, verifying_contract=verifying_contract, task_id=task_id, round=round,
+        verdict_hash=verdict_hash,
+    )  # fmt: skip
+    sig = _vrs(account, message)
+    return {"r": sig["r"], "vs": compact_vs(sig["v"], sig["s"])}
 
 
 def recover_update_signer(
@@ -181,9 +245,7 @@ def recover_update_signer(
         chain_id=chain_id, verifying_contract=verifying_contract, task_id=task_id, round=round,
         digest=signed["digest"], num_samples=signed["numSamples"], codec=signed["codec"],
     )  # fmt: skip
+    v, s = split_vs(signed["vs"])
     return str(
-        Account.recover_message(
-            encode_typed_data(full_message=message),
-            vrs=(signed["v"], signed["r"], signed["s"]),
-        )
+        Account.recover_message(encode_typed_data(full_message=message), vrs=(v, signed["r"], s))
     )

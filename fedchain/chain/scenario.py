@@ -61,6 +61,8 @@ class ScenarioConfig:
         rejected: ``(round, client)`` pairs the verdict rejects.
         missing: ``(round, client)`` pairs that do not submit (temporary exits).
         batch_joins / batch_submissions / settle_many: use the relayed batch paths.
+        relay_attestations: the leader relays the members' EIP-712 attestations with its
+            verdict (else each member sends ``attestVerdict`` itself).
         samples: base sample count; client i reports ``samples + i``.
         seed: derives the participants' keys and the blobs.
     """
@@ -80,6 +82,7 @@ class ScenarioConfig:
     batch_joins: bool = True
     batch_submissions: bool = True
     settle_many: bool = True
+    relay_attestations: bool = True
     samples: int = 100
     seed: int = 0
 
@@ -233,7 +236,7 @@ class _Run:
                     verifying_contract=self.tasks.address,
                     task_id=task_id,
                     mortgage=self.mortgage,
-                )  # fmt: skip
+                )
                 for c in self.clients
             ]
             self.tasks.joinClientsBySig(task_id, permits, sender=self.requester)
@@ -265,7 +268,7 @@ class _Run:
                     digest=digests[i],
                     num_samples=self._num_samples(i),
                     codec=RAW_CODEC,
-                )  # fmt: skip
+                )
                 for i in submitted
             ]
             self.tasks.submitUpdatesBySig(task_id, r, batch, sender=self.requester)
@@ -277,13 +280,30 @@ class _Run:
         if missing:  # not everyone submitted: the leader waits for the deadline
             chain.increase_time(cfg_submit_wait(self.tasks, task_id))
         verdict = make_verdict(
-            submitted=submitted, accepted=accepted,
-            global_model=_blob_digest("global", cfg.seed, task_id, r), codec=RAW_CODEC,
+            submitted=submitted,
+            accepted=accepted,
+            global_model=_blob_digest("global", cfg.seed, task_id, r),
+            codec=RAW_CODEC,
             weights=self._weights(accepted),
-        )  # fmt: skip
+        )
         by_address = {a.address: a for a in self.miners}
-        result = self.tasks.postVerdict(task_id, r, verdict, sender=by_address[committee[0]])
         vhash = verdict_hash(task_id, r, verdict)
+        quorum = (2 * len(committee) + 2) // 3
+        relayed = []
+        if cfg.relay_attestations:
+            relayed = [
+                eip712.sign_attestation(
+                    account=by_address[member],
+                    chain_id=chain.chain_id,
+                    verifying_contract=self.tasks.address,
+                    task_id=task_id,
+                    round=r,
+                    verdict_hash=vhash,
+                )
+                for member in committee[1:quorum]
+            ]
+        leader = by_address[committee[0]]
+        result = self.tasks.postVerdict(task_id, r, verdict, relayed, sender=leader)
         for member in committee[1:]:
             if result.events_named("RoundFinalized"):
                 break
@@ -296,9 +316,15 @@ class _Run:
         for i in range(cfg.clients):
             gammas[i] = _m9(gammas[i], i in accepted, gmax, h)
         return RoundOutcome(
-            round=r, committee=committee, submitted=submitted, accepted=accepted,
-            rejected=rejected, missing=missing, reputations=list(gammas), gas=gas,
-        )  # fmt: skip
+            round=r,
+            committee=committee,
+            submitted=submitted,
+            accepted=accepted,
+            rejected=rejected,
+            missing=missing,
+            reputations=list(gammas),
+            gas=gas,
+        )
 
     def _weights(self, accepted: list[int]) -> list[int]:
         if self.cfg.policy == "contribution":
@@ -365,9 +391,17 @@ def run_scenario(
             run.tasks.withdraw(owed, sender=acct)
     run.lifetime_gas += sum(r.gas_used for r in chain.gas.records[start:])
     return ScenarioResult(
-        deployment=deployment, task_id=task_id, rounds=outcomes,
-        escrow=config.rounds * config.reward_per_round, rewards_paid=rewards,
-        penalties=penalties, refunded=refunded, final_reputations=final, task_gas=task_gas,
-        lifetime_gas=run.lifetime_gas, gas_by_label=dict(by_label),
-        clients=[c.address for c in run.clients], miners=[m.address for m in run.miners],
-    )  # fmt: skip
+        deployment=deployment,
+        task_id=task_id,
+        rounds=outcomes,
+        escrow=config.rounds * config.reward_per_round,
+        rewards_paid=rewards,
+        penalties=penalties,
+        refunded=refunded,
+        final_reputations=final,
+        task_gas=task_gas,
+        lifetime_gas=run.lifetime_gas,
+        gas_by_label=dict(by_label),
+        clients=[c.address for c in run.clients],
+        miners=[m.address for m in run.miners],
+    )
