@@ -24,8 +24,15 @@ app = typer.Typer(
 )
 
 
+_registered = False
+
+
 def _register_command_groups() -> None:
-    """Attach every command group; each lives in its own module."""
+    """Attach every command group once; each lives in its own module."""
+    global _registered
+    if _registered:
+        return
+    _registered = True
     from fedchain.cli import demo, ipfs
 
     app.add_typer(ipfs.app, name="ipfs")
