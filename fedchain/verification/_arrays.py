@@ -123,6 +123,32 @@ class UpdateRows:
             return self._matrix[:, c0:c1]
         return self.block(c0, c1, out=buf)
 
+    def gather(self, idx: np.ndarray, c0: int, c1: int, out: np.ndarray) -> None:
+        """Copy columns ``c0:c1`` of the updates ``idx`` into ``out`` (shape ``(len(idx), w)``)."""
+        if self._matrix is not None and len(idx) == self.R:
+            np.copyto(out, self._matrix[:, c0:c1], casting="same_kind")
+            return
+        for p, i in enumerate(idx):
+            out[p] = self._rows[i][c0:c1]
+
+    def gather_minus(
+        self, idx: np.ndarray, c0: int, c1: int, mu: np.ndarray, out: np.ndarray
+    ) -> None:
+        """``out[p] = update[idx[p]][c0:c1] - mu`` in the dtype of ``out`` (one fused pass)."""
+        if self._matrix is not None and len(idx) == self.R:
+            np.subtract(self._matrix[:, c0:c1], mu, out=out, casting="same_kind")
+            return
+        for p, i in enumerate(idx):
+            np.subtract(self._rows[i][c0:c1], mu, out=out[p], casting="same_kind")
+
+    def mean_of(self, idx: Sequence[int], c0: int, c1: int, dtype: np.dtype) -> np.ndarray:
+        """Column mean of columns ``c0:c1`` over the updates ``idx``, in ``dtype``."""
+        acc = np.array(self._rows[idx[0]][c0:c1], dtype=dtype)
+        for i in idx[1:]:
+            np.add(acc, self._rows[i][c0:c1], out=acc, casting="same_kind")
+        acc /= dtype.type(len(idx))
+        return acc
+
     def rows_block(self, idx: Sequence[int], c0: int, c1: int) -> np.ndarray:
         """Columns ``c0:c1`` of the updates listed in ``idx``, as float64."""
         out = np.empty((len(idx), c1 - c0), dtype=np.float64)

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from fedchain.verification._arrays import UpdateRows
-from fedchain.verification._bounds import U64, float32_gram, float64_rows
+from fedchain.verification._bounds import U64, Float32Gram, check_finite_tail, float64_rows
 from fedchain.verification._exact import exact_distances
 from fedchain.verification.errors import ByzantineBoundError
 
@@ -51,6 +51,7 @@ class MultiKrumResult:
         neighbours: ``R − f − 2``, the number of nearest updates summed in each score.
         refined_float64: rows whose distances were recomputed in float64 (tier 2).
         refined_exact: rows whose scores were computed in exact arithmetic (tier 3).
+        pruned: rows whose distances stopped after the first slice of columns (``prune``).
     """
 
     selected: list[int]
@@ -62,6 +63,7 @@ class MultiKrumResult:
     neighbours: int
     refined_float64: tuple[int, ...] = ()
     refined_exact: tuple[int, ...] = ()
+    pruned: tuple[int, ...] = ()
 
     @property
     def accepted_mask(self) -> list[bool]:
@@ -144,6 +146,7 @@ def multikrum(
     m: int | None = None,
     block_cols: int = 8192,
     chunk: int = 512,
+    prune: bool = True,
 ) -> MultiKrumResult:
     """Run Multi-KRUM on R updates and return the exact selection.
 
@@ -155,6 +158,11 @@ def multikrum(
         m: how many updates to accept; default ``R − f``.
         block_cols: columns per block (tuning only; the result does not depend on it).
         chunk: columns per float32 GEMM; the tier-1 error bound grows with it (tuning only).
+        prune: after a first slice of the columns (about 10 %), stop computing the distances of
+            updates whose partial score already rules them out (partial distances are rigorous
+            lower bounds). Their ``scores`` are then extrapolated estimates (``score_bounds``
+            stay rigorous, with an infinite upper bound); pass False to compute every score.
+            The selection does not depend on it.
 
     Returns:
         A :class:`MultiKrumResult`; ``selected`` is what exact arithmetic on the inputs selects,
@@ -169,9 +177,9 @@ def multikrum(
     rows = UpdateRows(updates)
     R = rows.R
     m, k = multikrum_params(R, f=f, m=m)
-    est, err = float32_gram(rows, block_cols=block_cols, chunk=chunk)
-    lo = np.maximum(est - err, 0.0)
-    hi = est + err
+    est, lo, hi, pruned, centre = _tier1(
+        rows, k=k, m=m, block_cols=block_cols, chunk=chunk, prune=prune
+    )
     lo_s, hi_s = _score_bounds(lo, hi, k)
     sure_in, sure_out = _classify(lo_s, hi_s, m)
     uncertain = [int(i) for i in np.flatnonzero(~sure_in & ~sure_out)]
@@ -181,7 +189,7 @@ def multikrum(
 
     if uncertain:
         refined64 = tuple(uncertain)
-        e2, r2 = float64_rows(rows, uncertain)
+        e2, r2 = float64_rows(rows, uncertain, centre=centre)
         for a, i in enumerate(uncertain):
             lo_i = np.maximum(lo[i], np.maximum(e2[a] - r2[a], 0.0))
             hi_i = np.minimum(hi[i], e2[a] + r2[a])
@@ -218,7 +226,52 @@ def multikrum(
         neighbours=k,
         refined_float64=refined64,
         refined_exact=exact_rows,
+        pruned=tuple(pruned),
     )
+
+
+def _tier1(
+    rows: UpdateRows, *, k: int, m: int, block_cols: int, chunk: int, prune: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int], list[int] | None]:
+    """Float32 tier: ``(est, lo, hi, pruned, centre)``; may prune hopeless rows early."""
+    R, d = rows.R, rows.d
+    t1 = Float32Gram(rows, block_cols=block_cols, chunk=chunk)
+    probe = -(-d // 10 // t1.block_cols) * t1.block_cols
+    if d < 16 * t1.block_cols or probe >= d:  # too few columns to gain anything
+        t1.run(d)
+        est, err = t1.snapshot()
+        return est, np.maximum(est - err, 0.0), est + err, [], None
+    t1.run(probe)
+    est_p, err_p = t1.snapshot()
+    lo_p = np.maximum(est_p - err_p, 0.0)
+    phi = probe / d
+    masked = np.where(np.eye(R, dtype=bool), np.inf, lo_p)
+    lo_s = np.partition(masked, k - 1, axis=1)[:, :k].sum(axis=1)
+    masked = np.where(np.eye(R, dtype=bool), np.inf, np.maximum(est_p, 0.0))
+    guess = np.partition(masked, k - 1, axis=1)[:, :k].sum(axis=1) / phi
+    order = sorted(range(R), key=lambda i: (guess[i], i))
+    pruned: list[int] = []
+    if prune and m < R:
+        cut = 1.25 * guess[order[m - 1]]
+        cand = sorted((i for i in range(R) if lo_s[i] > cut), key=lambda i: -lo_s[i])
+        pruned = sorted(cand[: R - m])
+    keep = np.array([i for i in range(R) if i not in set(pruned)], dtype=np.intp)
+    t1.centre = [i for i in order if i not in set(pruned)][:8]
+    t1.run(d, keep if pruned else None)
+    check_finite_tail(rows, pruned, probe)
+    est, err = t1.snapshot()
+    lo, hi = np.maximum(est - err, 0.0), est + err
+    if pruned:
+        # Rows ruled out early keep their partial distances: rigorous lower bounds, no upper.
+        p = np.array(pruned, dtype=np.intp)
+        for a, b in ((p, slice(None)), (slice(None), p)):
+            lo[a, b] = lo_p[a, b]
+            hi[a, b] = np.inf
+            est[a, b] = np.maximum(est_p[a, b] / phi, lo_p[a, b])
+        np.fill_diagonal(lo, 0.0)
+        np.fill_diagonal(hi, 0.0)
+        np.fill_diagonal(est, 0.0)
+    return est, lo, hi, pruned, t1.centre
 
 
 def _resolve_ties(

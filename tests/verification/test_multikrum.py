@@ -258,3 +258,47 @@ def test_non_finite_updates_rejected_with_index(bad: float) -> None:
         multikrum(X, f=1)
     assert info.value.index == 4
     assert "4321" in str(info.value)
+
+
+# --- early pruning of hopeless updates (small blocks so that it triggers on small data) -------
+
+
+def _clustered(R: int, d: int, outliers: list[int], seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    g = rng.standard_normal(d).astype(np.float32)
+    X = (g + 0.05 * rng.standard_normal((R, d))).astype(np.float32)
+    for n, i in enumerate(outliers):
+        X[i] = -3 * X[i] if n % 2 else rng.standard_normal(d).astype(np.float32) * 3
+    return X
+
+
+def test_pruning_keeps_the_exact_selection() -> None:
+    X = _clustered(24, 12000, [1, 5, 6, 17, 23], seed=9)
+    res = multikrum(X, f=5, block_cols=256, chunk=128)
+    full = multikrum(X, f=5, block_cols=256, chunk=128, prune=False)
+    sel, s, gap = float64_reference(X, 5)
+    assert gap > 1e-9
+    assert res.selected == full.selected == sel
+    assert set(res.pruned) == {1, 5, 6, 17, 23} and not full.pruned
+    for i in range(24):  # bounds stay rigorous (pruned rows: lower bound only)
+        assert res.score_bounds[i, 0] <= s[i] * (1 + 1e-12) <= res.score_bounds[i, 1] * (1 + 1e-9)
+    kept = [i for i in range(24) if i not in res.pruned]
+    assert np.allclose(res.scores[kept], s[kept], rtol=1e-4)
+    assert np.allclose(full.scores, s, rtol=1e-4)
+
+
+def test_pruning_with_fewer_outliers_than_f_and_list_input() -> None:
+    X = _clustered(30, 10000, [3, 11], seed=10)
+    res = multikrum([X[i] for i in range(30)], f=8, block_cols=256, chunk=128)
+    sel, _, gap = float64_reference(X, 8)
+    assert gap > 1e-9
+    assert res.selected == sel
+    assert {3, 11} <= set(res.rejected)
+
+
+def test_pruned_rows_still_checked_for_non_finite_values() -> None:
+    X = _clustered(20, 9000, [4, 9], seed=11)
+    X[9, 8500] = np.nan  # beyond the probe slice of pruned update 9
+    with pytest.raises(NonFiniteUpdateError) as info:
+        multikrum(X, f=3, block_cols=256, chunk=128)
+    assert info.value.index == 9
