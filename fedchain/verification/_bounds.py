@@ -202,7 +202,8 @@ class Float32Gram:
                 gb, nq = _chunk_gram(c, self.chunk, stack)
             diag = np.diagonal(gb)
             top = float(diag.max())
-            if np.isfinite(gb).all() and (top == 0.0 or top >= 2.0**-40):
+            # Rescale blocks that overflowed, or whose products underflow (tiny, nonzero data).
+            if np.isfinite(gb).all() and (top >= 2.0**-40 or (top == 0.0 and not c.any())):
                 common["nq"] = nq
                 self.acc.add(idx, diag, u_c=U32, eta=0.0, scale=1.0, **common)
             else:

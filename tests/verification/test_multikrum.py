@@ -139,6 +139,15 @@ def test_subnormal_values() -> None:
     check_against_exact(X, 1)
 
 
+def test_tiny_values_are_rescaled_not_left_to_float64() -> None:
+    rng = np.random.default_rng(12)
+    X = (rng.standard_normal((12, 4000)) * 1e-30).astype(np.float32)  # products underflow
+    res = multikrum(X, f=3, block_cols=512, chunk=128)
+    sel, _, gap = float64_reference(X.astype(np.float64) * 1e30, 3)
+    assert gap > 1e-9 and res.selected == sel
+    assert not res.refined_float64  # power-of-two rescaling kept tier 1 informative
+
+
 def test_near_tie_one_float32_ulp_apart() -> None:
     # Rows 0 and 1 differ from the cluster by one ulp in one coordinate; the cut falls there.
     base = np.full((9, 5), np.float32(1.0), dtype=np.float32)
