@@ -42,6 +42,36 @@ def _check_float(arr: np.ndarray, what: str) -> None:
         )
 
 
+def _common_matrix(rows: list[np.ndarray]) -> np.ndarray | None:
+    """A read-only ``(R, d)`` view when the rows are equally spaced slices of one buffer.
+
+    Updates sliced from one stacked array (``[X[0], X[1], ...]``) are then read block-wise
+    with one operation per block instead of one per row. Anything else returns None.
+    """
+    first = rows[0]
+    if len(rows) < 2 or first.ndim != 1 or first.strides != (first.itemsize,):
+        return None
+    base = first.base
+    if base is None:
+        return None
+    addr = [r.__array_interface__["data"][0] for r in rows]
+    step = addr[1] - addr[0]
+    if step <= 0 or step % first.itemsize:
+        return None
+    for i, r in enumerate(rows):
+        if (
+            r.base is not base
+            or r.dtype != first.dtype
+            or r.strides != first.strides
+            or addr[i] != addr[0] + i * step
+        ):
+            return None
+    view = np.lib.stride_tricks.as_strided(
+        first, shape=(len(rows), first.size), strides=(step, first.itemsize), writeable=False
+    )
+    return view
+
+
 class UpdateRows:
     """R flattened updates of length d, read block by block.
 
@@ -87,7 +117,7 @@ class UpdateRows:
         if self.d == 0:
             raise VerificationError(f"{name} have zero coordinates")
         self._rows = rows
-        self._matrix = matrix
+        self._matrix = matrix if matrix is not None else _common_matrix(rows)
         self.dtype = (
             np.dtype(np.float64)
             if any(r.dtype == np.float64 for r in rows)
