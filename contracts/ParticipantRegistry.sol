@@ -20,7 +20,7 @@ contract ParticipantRegistry is IParticipantRegistry {
     mapping(address client => mapping(bytes32 category => uint32 count)) private _profileCount;
     mapping(address client => mapping(bytes32 contentHash => bytes32 category)) private _profiles;
 
-    /// @param gammaMax_ maximum reputation γmax (paper 004: 100).
+    /// @param gammaMax_ maximum reputation gammamax (paper 004: 100).
     /// @param threshold_ threshold h, also every participant's initial reputation (paper 004: 5).
     /// @param baseCredits_ C_base granted at registration.
     constructor(uint16 gammaMax_, uint16 threshold_, uint128 baseCredits_) {

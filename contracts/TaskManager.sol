@@ -20,7 +20,7 @@ import {TaskStorage} from "./task/TaskStorage.sol";
 contract TaskManager is TaskLedger, TaskJoins, TaskRounds, TaskSettlement {
     address private immutable _extension;
 
-    /// @param registry_ the ParticipantRegistry (reputation, credits; its γmax and h are copied).
+    /// @param registry_ the ParticipantRegistry (reputation, credits; its gammamax and h are copied).
     /// @param models_ the ModelRegistry.
     /// @param slashBps_ share of a miner's stake slashed per offense, in basis points.
     /// @param extension_ the TaskManagerExtension deployed with the same three arguments.

@@ -11,6 +11,8 @@ import {TaskViews} from "./task/TaskViews.sol";
 /// @notice The second half of {TaskManager}: task creation, miner joins, start, cancellation
 ///         and the views. It only runs by DELEGATECALL from TaskManager (in TaskManager's
 ///         storage); calling it directly reverts for every state-changing function.
+// Its payable functions revert unless delegated to, so no ether can be locked here.
+// slither-disable-next-line locked-ether
 contract TaskManagerExtension is TaskSetup, TaskViews {
     address private immutable _self;
 

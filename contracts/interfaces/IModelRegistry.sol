@@ -30,7 +30,7 @@ interface IModelRegistry {
     error ModelRegistryZeroTaskManager();
     /// @notice Only the TaskManager writes task entries.
     error ModelRegistryNotTaskManager(address caller);
-    /// @notice The round number is beyond what the registry stores (rounds ≤ 250).
+    /// @notice The round number is beyond what the registry stores (rounds <= 250).
     error ModelRegistryRoundOutOfRange(uint256 taskId, uint256 round);
 
     /// @notice Names the TaskManager. Once, by the deployer.

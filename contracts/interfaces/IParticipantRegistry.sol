@@ -27,7 +27,7 @@ interface IParticipantRegistry {
 
     /// @notice A participant's on-chain record.
     /// @param roles bit 0 client, bit 1 miner.
-    /// @param reputation M9 reputation γ ∈ [0, γmax]; starts at the threshold h.
+    /// @param reputation M9 reputation gamma in [0, gammamax]; starts at the threshold h.
     /// @param registeredAt block timestamp of the first registration.
     /// @param credits M10b eq. 12 credits C = C_base + C_obtain (wei of rewards obtained).
     struct Account {
@@ -46,7 +46,7 @@ interface IParticipantRegistry {
     /// @notice Emitted once, when the deployer names the TaskManager.
     event TaskManagerSet(address indexed taskManager);
     /// @notice Emitted when a task's settlement applies its evaluations (reputation `previous`
-    ///         → `current`) and `earned` credits to a participant.
+    ///         -> `current`) and `earned` credits to a participant.
     event TaskOutcomeApplied(
         address indexed participant, uint256 indexed taskId, uint16 previous, uint16 current, uint128 earned
     );
@@ -71,7 +71,7 @@ interface IParticipantRegistry {
     error ParticipantRegistryUnknownProfile(address client, bytes32 contentHash);
     /// @notice A profile field is invalid (zero category or content hash, zero size).
     error ParticipantRegistryInvalidProfile(address client, bytes32 contentHash);
-    /// @notice Deployment parameters out of range (threshold must be ≤ gammaMax ≤ 65535).
+    /// @notice Deployment parameters out of range (threshold must be <= gammaMax <= 65535).
     error ParticipantRegistryInvalidParameters(uint256 gammaMax, uint256 threshold);
 
     /// @notice Registers the caller as a client (reputation starts at the threshold h).
@@ -119,7 +119,7 @@ interface IParticipantRegistry {
     /// @notice The participant's record.
     function accountOf(address participant) external view returns (Account memory);
 
-    /// @notice M9 reputation γ of `participant` (0 for the unregistered).
+    /// @notice M9 reputation gamma of `participant` (0 for the unregistered).
     function reputationOf(address participant) external view returns (uint16);
 
     /// @notice Credits C = C_base + C_obtain of `participant` (0 for the unregistered).
@@ -134,7 +134,7 @@ interface IParticipantRegistry {
     /// @notice The TaskManager allowed to write reputation and credits (zero until set).
     function taskManager() external view returns (address);
 
-    /// @notice Maximum reputation γmax.
+    /// @notice Maximum reputation gammamax.
     function gammaMax() external view returns (uint16);
 
     /// @notice Threshold h (also the initial reputation).

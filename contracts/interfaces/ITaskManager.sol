@@ -23,7 +23,7 @@ interface ITaskManager is ITaskManagerErrors, ITaskManagerEvents {
     function withdraw(uint256 amount) external;
 
     // --- task set-up ---
-    /// @notice Creates a task; msg.value must equal spec.rounds × spec.perRoundReward.
+    /// @notice Creates a task; msg.value must equal spec.rounds x spec.perRoundReward.
     /// @dev Emits a {TaskCreated} event.
     function createTask(TaskSpec calldata spec) external payable returns (uint256 taskId);
 
@@ -37,7 +37,7 @@ interface ITaskManager is ITaskManagerErrors, ITaskManagerEvents {
     /// @dev Reverts on any invalid signature or ineligible signer. Emits {ClientJoined} per client.
     function joinClientsBySig(uint256 taskId, JoinSignature[] calldata permits) external;
 
-    /// @notice Joins as a miner with `stake` (≥ the task minimum): from msg.value when it is
+    /// @notice Joins as a miner with `stake` (>= the task minimum): from msg.value when it is
     ///         sent (must equal `stake`), else from the internal balance. At most 64 miners.
     /// @dev Emits a {MinerJoined} event.
     function joinAsMiner(uint256 taskId, uint256 stake) external payable;
@@ -88,7 +88,7 @@ interface ITaskManager is ITaskManagerErrors, ITaskManagerEvents {
 
     /// @notice A committee member attests the verdict hash it computed itself. Equal to the
     ///         posted hash: an approval; different: a dissent (slashed if the posted verdict is
-    ///         finalized). The approval that reaches ⌈2·size/3⌉ finalizes the round.
+    ///         finalized). The approval that reaches ceil(2*size/3) finalizes the round.
     /// @dev Emits {VerdictAttested} (and {RoundFinalized}, {RoundOpened} or {TaskFinished}).
     function attestVerdict(uint256 taskId, uint64 round, bytes32 verdictHash) external;
 
@@ -130,7 +130,7 @@ interface ITaskManager is ITaskManagerErrors, ITaskManagerEvents {
     /// @notice Hash of the verdict posted in the current attempt (zero if none).
     function pendingVerdictHash(uint256 taskId) external view returns (bytes32);
 
-    /// @notice Approvals needed to finalize a round: ⌈2·committeeSize/3⌉.
+    /// @notice Approvals needed to finalize a round: ceil(2*committeeSize/3).
     function quorum(uint256 taskId) external view returns (uint256);
 
     /// @notice Offenses recorded against miner number `index`.

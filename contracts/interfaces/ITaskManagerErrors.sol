@@ -27,9 +27,9 @@ interface ITaskManagerErrors is ITaskTypes {
     error TaskManagerInvalidMortgage(uint256 clientMortgage, uint256 rounds);
     /// @notice The miner stake minimum must be positive.
     error TaskManagerInvalidMinerStake(uint256 minMinerStake);
-    /// @notice msg.value must equal rounds × perRoundReward.
+    /// @notice msg.value must equal rounds x perRoundReward.
     error TaskManagerEscrowMismatch(uint256 required, uint256 sent);
-    /// @notice rewardUnit × maxReputation × maxClients exceeds perRoundReward, so the escrow could
+    /// @notice rewardUnit x maxReputation x maxClients exceeds perRoundReward, so the escrow could
     ///         not cover a round.
     error TaskManagerRewardUnitTooHigh(uint256 rewardUnit, uint256 maxRoundPayout, uint256 perRoundReward);
     /// @notice A model codec other than 0x55 (raw) or 0x70 (dag-pb).
@@ -91,7 +91,7 @@ interface ITaskManagerErrors is ITaskTypes {
     error TaskManagerSubmissionsOpen(uint256 taskId, uint64 round, uint64 deadline);
     /// @notice The current leader already posted its verdict (attempt `attempt`).
     error TaskManagerVerdictAlreadyPosted(uint256 taskId, uint64 round, uint256 attempt);
-    /// @notice accepted ⊄ submitted, or bits beyond the client count are set.
+    /// @notice accepted not a subset of submitted, or bits beyond the client count are set.
     error TaskManagerInvalidBitmap(uint256 taskId, uint64 round, uint256 submitted, uint256 accepted);
     /// @notice Weights have the wrong length, exceed 10,000 bps in total or pay a client that
     ///         was not accepted.
@@ -113,7 +113,7 @@ interface ITaskManagerErrors is ITaskTypes {
     /// @notice `account` is not a member of the task, or was settled already (settling deletes
     ///         the membership).
     error TaskManagerNotMember(uint256 taskId, address account);
-    /// @notice A balance would exceed 2^96 − 1 wei.
+    /// @notice A balance would exceed 2^96 - 1 wei.
     error TaskManagerBalanceOverflow(address account, uint256 balance);
     /// @notice Amounts must be positive.
     error TaskManagerZeroAmount();

@@ -14,12 +14,12 @@ interface ITaskTypes {
     }
 
     /// @notice M10 reward policy of a task.
-    /// @dev Reputation: an accepted update earns γ × rewardUnit (γ before the round's update).
+    /// @dev Reputation: an accepted update earns gamma x rewardUnit (gamma before the round's update).
     ///      Contribution: the leader takes perRoundReward / (n + 1) (eq. 10, N = n clients + the
     ///      leader) and the clients split the rest by the leader's basis-point weights.
     ///      DataAmount: the clients split perRoundReward by the leader's basis-point weights
     ///      (proportional to accepted samples). Fixed: the "no incentive" baseline, an accepted
-    ///      update earns threshold h × rewardUnit whatever the reputation.
+    ///      update earns threshold h x rewardUnit whatever the reputation.
     enum RewardPolicy {
         Reputation,
         Contribution,
@@ -44,12 +44,12 @@ interface ITaskTypes {
     /// @param joinDeadline unix time after which nobody joins; anyone may then start the task.
     /// @param submitDuration seconds clients have to submit, from each round's opening.
     /// @param verdictDuration seconds the leader has to post and reach quorum after submissions close.
-    /// @param perRoundReward wei paid out at most per round; msg.value = rounds × perRoundReward.
+    /// @param perRoundReward wei paid out at most per round; msg.value = rounds x perRoundReward.
     /// @param rewardUnit wei per reputation point (Reputation, Fixed policies).
     /// @param minReputation minimum client reputation to join.
     /// @param clientMortgage the mortgage every client locks (uniform; divisible by rounds).
     /// @param minMinerStake minimum miner stake.
-    /// @param maxClients at most this many clients (≤ 256, one bit each in a round bitmap).
+    /// @param maxClients at most this many clients (<= 256, one bit each in a round bitmap).
     /// @param committeeSize committee members per round (1..16), leader included.
     /// @param byzantineF Byzantine bound f the committee's Multi-KRUM uses (< maxClients).
     /// @param policy reward policy.
@@ -80,7 +80,7 @@ interface ITaskTypes {
     /// @param globalModel digest of the aggregated global model.
     /// @param codec its CID codec.
     /// @param weights per-client reward weights in basis points (Contribution and DataAmount
-    ///        policies: one per client, Σ ≤ 10,000, zero for clients not accepted; empty otherwise).
+    ///        policies: one per client, sum <= 10,000, zero for clients not accepted; empty otherwise).
     struct Verdict {
         uint256 submitted;
         uint256 accepted;
@@ -90,7 +90,7 @@ interface ITaskTypes {
     }
 
     /// @notice One client's EIP-712-signed update, relayed by anyone. The signature is in the
-    ///         compact EIP-2098 form: `vs` = (v − 27) << 255 | s.
+    ///         compact EIP-2098 form: `vs` = (v - 27) << 255 | s.
     struct SignedUpdate {
         bytes32 digest;
         uint32 numSamples;

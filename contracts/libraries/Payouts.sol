@@ -19,18 +19,20 @@ library Payouts {
         return (pool * weightBps) / BPS;
     }
 
-    /// @notice M11 eq. 1-2: punish(i) = mortgage · (p + q) / v. Mortgages are divisible by v (the
+    /// @notice M11 eq. 1-2: punish(i) = mortgage * (p + q) / v. Mortgages are divisible by v (the
     ///         task checks it at creation), so the per-round unit is exact.
     function penalty(uint256 mortgage, uint256 rounds, uint256 missedRounds)
         internal
         pure
         returns (uint256)
     {
+        // Exact: the TaskManager only accepts mortgages divisible by the number of rounds.
+        // slither-disable-next-line divide-before-multiply
         return (mortgage / rounds) * missedRounds;
     }
 
     /// @notice M11 eq. 3: a client's equal share of the other clients' punishments. The floor
-    ///         division leaves at most clients − 2 wei per client, refunded to the requester.
+    ///         division leaves at most clients - 2 wei per client, refunded to the requester.
     function penaltyShare(uint256 totalPenalty, uint256 ownPenalty, uint256 clients)
         internal
         pure

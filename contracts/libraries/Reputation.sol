@@ -3,12 +3,12 @@ pragma solidity 0.8.28;
 
 /// @title Reputation
 /// @notice The M9 reputation rule of paper 004 (eq. 2) as a pure function.
-/// @dev γ ∈ {0..γmax}, threshold h, evaluation a ∈ {H (accepted), L (not accepted)}:
-///      γ < h → γ + 1 (the paper's last case, read as γ < h, whatever a is);
-///      a = H and γ ≥ h → min(γmax, γ + 1);
-///      a = L and γ = h → 0;
-///      a = L and γ ≥ h + 1 → γ − 1.
-///      Callers guarantee h ≤ γmax, so every result stays in [0, γmax].
+/// @dev gamma in {0..gammamax}, threshold h, evaluation a in {H (accepted), L (not accepted)}:
+///      gamma < h -> gamma + 1 (the paper's last case, read as gamma < h, whatever a is);
+///      a = H and gamma >= h -> min(gammamax, gamma + 1);
+///      a = L and gamma = h -> 0;
+///      a = L and gamma >= h + 1 -> gamma - 1.
+///      Callers guarantee h <= gammamax, so every result stays in [0, gammamax].
 library Reputation {
     /// @notice Reputation after one evaluation.
     function next(uint256 gamma, bool accepted, uint256 gammaMax, uint256 threshold)
@@ -16,8 +16,8 @@ library Reputation {
         pure
         returns (uint256)
     {
-        // unchecked: gamma < threshold ≤ gammaMax < 2^16 so gamma + 1 cannot overflow, and the
-        // gamma - 1 branch only runs for gamma > threshold ≥ 0, i.e. gamma ≥ 1.
+        // unchecked: gamma < threshold <= gammaMax < 2^16 so gamma + 1 cannot overflow, and the
+        // gamma - 1 branch only runs for gamma > threshold >= 0, i.e. gamma >= 1.
         unchecked {
             if (gamma < threshold) return gamma + 1;
             if (accepted) return gamma >= gammaMax ? gammaMax : gamma + 1;

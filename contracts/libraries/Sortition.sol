@@ -4,14 +4,14 @@ pragma solidity 0.8.28;
 /// @title Sortition
 /// @notice Stake-weighted sampling without replacement, recomputable off-chain exactly.
 /// @dev Algorithm (docs/contracts.md has it verbatim, fedchain.verification mirrors it):
-///      miners in join order with stakes; total = Σ stakes; for k in 0..size-1:
+///      miners in join order with stakes; total = sum stakes; for k in 0..size-1:
 ///      r = uint256(keccak256(abi.encodePacked(seed, uint256(k)))) % total; walk the remaining
 ///      miners in join order subtracting stakes until r < stake_i; pick i; remove it;
-///      total -= stake_i. If size ≥ miners, every miner is picked, in drawn order.
+///      total -= stake_i. If size >= miners, every miner is picked, in drawn order.
 ///      The result packs position k into byte k (bits 8k..8k+7) of a word.
 library Sortition {
     /// @notice Draws `size` distinct indices into `stakes` (every stake > 0, at most 256 miners,
-    ///         size ≤ 32). Returns the packed committee and the number drawn.
+    ///         size <= 32). Returns the packed committee and the number drawn.
     function draw(bytes32 seed, uint256[] memory stakes, uint256 size)
         internal
         pure

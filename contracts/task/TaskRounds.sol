@@ -191,8 +191,8 @@ abstract contract TaskRounds is TaskCommittee, TaskSignatures {
     function _finalize(uint256 taskId, State memory s) private {
         uint64 round = s.round;
         bytes32 model = _pendingModels[taskId];
-        // unchecked: pendingAccepted ≤ clientCount (accepted ⊆ lowMask(n)) and missedTotal ≤
-        // 250 rounds × 256 clients < 2^32.
+        // unchecked: pendingAccepted <= clientCount (accepted subset of lowMask(n)) and missedTotal <=
+        // 250 rounds x 256 clients < 2^32.
         unchecked {
             s.missedTotal += uint32(s.clientCount - s.pendingAccepted);
         }
@@ -260,7 +260,7 @@ abstract contract TaskRounds is TaskCommittee, TaskSignatures {
         _packWeights(_weights[taskId], uint256(round) * n, weights);
     }
 
-    /// @dev Writes 16-bit weights at positions start, start+1, … (16 per word), one SSTORE per word.
+    /// @dev Writes 16-bit weights at positions start, start+1, ... (16 per word), one SSTORE per word.
     function _packWeights(
         mapping(uint256 word => uint256 weights) storage stream,
         uint256 start,
@@ -281,7 +281,7 @@ abstract contract TaskRounds is TaskCommittee, TaskSignatures {
 
     /// @dev The hot loop of relayed submissions, in assembly to stay near the floor of
     ///      calldata + ecrecover + one log per update (see docs/contracts.md, "Gas"). For each
-    ///      update: check numSamples ∈ [1, 2^32) and the codec, hash the EIP-712 Update struct,
+    ///      update: check numSamples in [1, 2^32) and the codec, hash the EIP-712 Update struct,
     ///      recover the signer with the ecrecover precompile (s in the lower half order, as
     ///      OpenZeppelin's ECDSA requires), and emit {UpdateSubmitted} with the signer. Stops at
     ///      the first bad update and returns its index and the reason (0: none).

@@ -20,7 +20,7 @@ abstract contract TaskSignatures is TaskStorage, EIP712 {
         return keccak256(abi.encode(_UPDATE_TYPEHASH, taskId, round, digest, numSamples, codec));
     }
 
-    /// @dev EIP-712 typed-data hash: keccak256("\x19\x01" ‖ domainSeparator ‖ structHash).
+    /// @dev EIP-712 typed-data hash: keccak256("\x19\x01" || domainSeparator || structHash).
     function _typedHash(bytes32 domain, bytes32 structHash) internal pure returns (bytes32 digest) {
         assembly ("memory-safe") {
             let ptr := mload(0x40)

@@ -12,8 +12,8 @@ import {Bitmaps} from "../libraries/Bitmaps.sol";
 /// @notice Storage layout and small shared helpers of the TaskManager modules.
 /// @dev Gas layout (see docs/contracts.md): a task is six packed slots; `_states` is the hot one
 ///      (a submission reads it and the client's account word, and writes nothing). Round
-///      outcomes are bit streams: client i of round r is bit r·n + i of `_accepted` (and the
-///      16-bit word r·n + i of `_weights`), so a settlement reads one or two words.
+///      outcomes are bit streams: client i of round r is bit r*n + i of `_accepted` (and the
+///      16-bit word r*n + i of `_weights`), so a settlement reads one or two words.
 ///      Both deployed halves (TaskManager and TaskManagerExtension, which runs by delegatecall
 ///      in TaskManager's storage) inherit this one layout.
 abstract contract TaskStorage is ITaskManagerErrors, ITaskManagerEvents {
@@ -46,7 +46,7 @@ abstract contract TaskStorage is ITaskManagerErrors, ITaskManagerEvents {
         uint16 clientCount;
         uint8 minerCount;
         uint8 committeeSize; // drawn size: min(requested, miners), fixed at start
-        uint32 missedTotal; // Σ over finalized rounds of (n − accepted): M11's Σ punish / unit
+        uint32 missedTotal; // sum over finalized rounds of (n - accepted): M11's sum punish / unit
         uint16 approvals; // bit k: committee position k approved the pending verdict
         uint16 dissents; // bit k: committee position k attested another hash
         uint16 pendingAccepted; // popcount of the pending verdict's accepted set
@@ -103,19 +103,29 @@ abstract contract TaskStorage is ITaskManagerErrors, ITaskManagerEvents {
     /// @dev Each participant's account word: internal balance plus up to two inline task
     ///      memberships (layout in {Accounts}); further memberships live in `_members`.
     mapping(address account => uint256 word) internal _accounts;
+    // Slither analyses each deployed half alone; mappings marked `uninitialized-state` below are
+    // written by the other half (TaskManagerExtension runs in this storage by DELEGATECALL).
     mapping(uint256 taskId => State) internal _states;
+    // slither-disable-next-line uninitialized-state
     mapping(uint256 taskId => Config) internal _configs;
+    // slither-disable-next-line uninitialized-state
     mapping(uint256 taskId => Terms) internal _terms;
+    // slither-disable-next-line uninitialized-state
     mapping(uint256 taskId => Rewards) internal _rewards;
     mapping(uint256 taskId => Funds) internal _funds;
+    // slither-disable-next-line uninitialized-state
     mapping(uint256 taskId => bytes32 category) internal _categories;
     mapping(uint256 taskId => mapping(address account => Member)) internal _members;
+    // slither-disable-next-line uninitialized-state
     mapping(uint256 taskId => mapping(uint256 index => MinerEntry)) internal _miners;
     mapping(uint256 taskId => mapping(uint256 round => uint256 packed)) internal _committees;
+    // slither-disable-next-line uninitialized-state
     mapping(uint256 taskId => bytes32 verdictHash) internal _verdictHashes;
     mapping(uint256 taskId => bytes32 digest) internal _pendingModels;
     mapping(uint256 taskId => mapping(uint256 word => uint256 bits)) internal _accepted;
+    // slither-disable-next-line uninitialized-state
     mapping(uint256 taskId => mapping(uint256 word => uint256 weights)) internal _weights;
+    // slither-disable-next-line uninitialized-state
     mapping(uint256 taskId => uint256 nibbles) internal _offenses; // 4 bits per miner index
 
     constructor(IParticipantRegistry registry_, IModelRegistry models_, uint256 slashBps_) {
@@ -163,7 +173,7 @@ abstract contract TaskStorage is ITaskManagerErrors, ITaskManagerEvents {
 
     function _taken(address account, uint256 balance, uint256 amount) internal pure returns (uint256) {
         if (balance < amount) revert TaskManagerInsufficientBalance(account, balance, amount);
-        // unchecked: balance ≥ amount was checked on the line above.
+        // unchecked: balance >= amount was checked on the line above.
         unchecked {
             return balance - amount;
         }
@@ -265,7 +275,7 @@ abstract contract TaskStorage is ITaskManagerErrors, ITaskManagerEvents {
         }
     }
 
-    /// @dev Weight of client `index` in `round` (16 bits at position round·n + index).
+    /// @dev Weight of client `index` in `round` (16 bits at position round*n + index).
     function _readWeight(uint256 taskId, uint256 round, uint256 n, uint256 index)
         internal
         view

@@ -150,6 +150,7 @@ class ScenarioResult:
                 for o in self.rounds
             ],
             "escrow_deposited": self.escrow,
+            "escrow_paid": self.rewards_paid,
             "rewards_paid": self.rewards_paid,
             "penalties": self.penalties,
             "escrow_refunded": self.refunded,
