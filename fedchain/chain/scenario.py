@@ -279,7 +279,7 @@ class _Run:
                     task_id, r, digests[i], self._num_samples(i), RAW_CODEC, sender=self.clients[i]
                 )
         if missing:  # not everyone submitted: the leader waits for the deadline
-            chain.increase_time(cfg_submit_wait(self.tasks, task_id))
+            chain.increase_time(_submit_wait(self.tasks, task_id))
         verdict = make_verdict(
             submitted=submitted,
             accepted=accepted,
@@ -340,15 +340,11 @@ class _Run:
         return []
 
 
-def cfg_submit_wait(tasks: Any, task_id: int) -> int:
+def _submit_wait(tasks: Any, task_id: int) -> int:
     """Seconds until the current round's submit deadline has passed."""
     info = tasks.taskInfo(task_id)
     deadline = info["submitDeadline"] if isinstance(info, dict) else info.submitDeadline
     return max(1, int(deadline) - tasks.chain.timestamp() + 1)
-
-
-def _field(obj: Any, name: str) -> Any:
-    return obj[name] if isinstance(obj, dict) else getattr(obj, name)
 
 
 def run_scenario(
