@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import threading
 from collections.abc import Mapping, Sequence
@@ -63,6 +64,12 @@ class Chain:
         gas_headroom: float = 1.25,
     ) -> None:
         self.w3 = w3
+        # Transactions are signed here and sent raw, addresses are hex: web3's ENS lookup,
+        # gas-price strategy, buffered estimate and validation middleware only add round trips
+        # (validation asks eth_chainId on every call and rejects PoA blocks' long extraData).
+        for name in ("ens_name_to_address", "gas_price_strategy", "gas_estimate", "validation"):
+            with contextlib.suppress(ValueError, KeyError):
+                w3.middleware_onion.remove(name)
         self.kind = kind
         self.node = node
         self.url = url

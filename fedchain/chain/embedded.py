@@ -38,6 +38,8 @@ class EmbeddedBackend(PyEVMBackend):
 
     def __init__(self, *args: Any, seed: int | None = None, **kwargs: Any) -> None:
         self._revert = threading.local()
+        self._exec_lock = threading.RLock()
+        self._vm_cache: tuple[bytes, Any, Any] | None = None
         self.seed = seed
         super().__init__(*args, **kwargs)
         self._pin_pending_timestamp()
@@ -77,13 +79,35 @@ class EmbeddedBackend(PyEVMBackend):
         """Revert data of this thread's last failed ``call`` (None if it succeeded)."""
         return getattr(self._revert, "data", None)
 
+    def _vm_at(self, block_number: Any) -> Any:
+        """The VM of ``block_number``, cached for the latest block asked: building one (and its
+        state) costs more than running a view, and a block's state never changes."""
+        from eth_tester.backends.pyevm import main as pyevm_main
+
+        block = pyevm_main._get_block_by_number(self.chain, block_number)
+        cached = self._vm_cache
+        if cached is not None and cached[0] == block.hash and cached[1] is self.chain:
+            return cached[2]
+        vm = self.chain.get_vm(at_header=block.header)
+        self._vm_cache = (block.hash, self.chain, vm)
+        return vm
+
     def _execute(self, transaction: Any, block_number: Any) -> Any:
         """Run ``transaction`` on top of ``block_number`` and throw the state away."""
         from eth_tester.backends.pyevm import main as pyevm_main
 
-        unsigned = self._get_normalized_and_unsigned_evm_transaction(transaction, block_number)
-        spoof = pyevm_main.EVMSpoofTransaction(unsigned, from_=transaction["from"])
-        computation = pyevm_main._execute_and_revert_transaction(self.chain, spoof, block_number)
+        with self._exec_lock:
+            state = self._vm_at(block_number).state
+            tx = dict(transaction)
+            if "nonce" not in tx:
+                tx["nonce"] = state.get_nonce(tx["from"])
+            unsigned = self._get_normalized_and_unsigned_evm_transaction(tx, block_number)
+            spoof = pyevm_main.EVMSpoofTransaction(unsigned, from_=tx["from"])
+            snapshot = state.snapshot()
+            try:
+                computation = state.apply_transaction(spoof)
+            finally:
+                state.revert(snapshot)
         if computation.is_error:
             self._revert.data = bytes(computation.output or b"")
             raise TransactionFailed(str(computation._error))

@@ -198,8 +198,12 @@ class Transactor:
         context: str = "",
     ) -> bytes:
         """``eth_call``; a revert raises the decoded :class:`ContractError`."""
+        tx = dict(tx)
+        if "from" not in tx:  # else eth-tester's middleware asks eth_accounts on every call
+            accounts = self.chain.dev_accounts(1) if self.chain._accounts else []
+            tx["from"] = accounts[0].address if accounts else "0x" + "00" * 20
         try:
-            return bytes(self.chain.w3.eth.call(dict(tx), block))
+            return bytes(self.chain.w3.eth.call(tx, block))
         except Exception as exc:
             self._raise_for(exc, tx, block=block, what=f"calling {context or 'a contract'}",
                             context=context)  # fmt: skip
