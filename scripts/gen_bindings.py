@@ -178,7 +178,7 @@ class Generator:
         for component in param.get("components", []):
             field = identifier(component.get("name") or "field", used)
             used.add(field)
-            lines.append(f"    {field}: {self.py_type(component)}")
+            lines.append(f"    {field}: {self.py_type(component)}{_shadow_note(field)}")
         return "\n".join(lines) + "\n"
 
     @staticmethod
@@ -283,7 +283,11 @@ class Generator:
         if all(names) and len(set(names)) == len(names):
             cls = f"{contract}{fn[0].upper()}{fn[1:]}Result"
             if not any(r.startswith(f"class {cls}(") for r in self.results):
-                fields = [f"    {identifier(str(o['name']))}: {self.py_type(o)}" for o in outputs]
+                fields = [
+                    f"    {identifier(str(o['name']))}: {self.py_type(o)}"
+                    f"{_shadow_note(identifier(str(o['name'])))}"
+                    for o in outputs
+                ]
                 self.results.append("\n".join(
                     [f"class {cls}(NamedTuple):",
                      f'    """Return values of ``{contract}.{fn}``."""', "", *fields]) + "\n"
@@ -300,6 +304,11 @@ def _wrap(head: str, items: list[str], tail: str, indent: int, close: str = ")")
     if len(line) <= 100 or not items:
         return [line]
     return [f"{pad}{head}", *[f"{pad}    {item}," for item in items], f"{pad}{close}{tail}"]
+
+
+def _shadow_note(field: str) -> str:
+    """NamedTuple fields named like tuple methods are legal but trip type checkers."""
+    return "  # type: ignore[assignment]" if field in ("count", "index") else ""
 
 
 def _all_key(name: str) -> tuple[int, str]:

@@ -115,7 +115,7 @@ class MemberInfo(NamedTuple):
     """Solidity struct ``ITaskTypes.MemberInfo``."""
 
     role: int
-    index: int
+    index: int  # type: ignore[assignment]
     reputationAtJoin: int
 
 

@@ -152,7 +152,8 @@ class Chain:
 
     def balance(self, address: Any, *, block: BlockId = "latest") -> int:
         """Ether balance in wei."""
-        return int(self.w3.eth.get_balance(to_address(address), block))
+        eth: Any = self.w3.eth
+        return int(eth.get_balance(to_address(address), block))
 
     # -- blocks and time ---------------------------------------------------------------------
 
@@ -253,7 +254,9 @@ class Chain:
             raise ArtifactError(f"{artifact.name} needs library linking, which is not supported")
         from fedchain.chain import abi as abi_utils
 
-        ctor = next((e for e in artifact.abi if e.get("type") == "constructor"), {"inputs": []})
+        ctor: dict[str, Any] = next(
+            (e for e in artifact.abi if e.get("type") == "constructor"), {"inputs": []}
+        )
         data = bytes.fromhex(artifact.bytecode[2:]) + abi_utils.encode_values(
             ctor.get("inputs", []), args
         )

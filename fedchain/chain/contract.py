@@ -91,7 +91,7 @@ class BoundContract:
                     if abi_utils.entry_signature(entry) == fn:
                         return entry
             raise ChainError(f"{self.name} has no function {fn}")
-        entries = self._functions.get(fn)
+        entries = self._functions.get(fn) or []
         if not entries:
             raise ChainError(f"{self.name} has no function {fn!r}")
         if len(entries) > 1 and n_args is not None:

@@ -164,7 +164,8 @@ class Transactor:
 
     def _next_nonce(self, address: str) -> int:
         if address not in self._nonces:
-            self._nonces[address] = self.chain.w3.eth.get_transaction_count(address, "pending")
+            eth: Any = self.chain.w3.eth
+            self._nonces[address] = eth.get_transaction_count(address, "pending")
         nonce = self._nonces[address]
         self._nonces[address] = nonce + 1
         return nonce
@@ -203,7 +204,8 @@ class Transactor:
             accounts = self.chain.dev_accounts(1) if self.chain._accounts else []
             tx["from"] = accounts[0].address if accounts else "0x" + "00" * 20
         try:
-            return bytes(self.chain.w3.eth.call(tx, block))
+            eth: Any = self.chain.w3.eth
+            return bytes(eth.call(tx, block))
         except Exception as exc:
             self._raise_for(exc, tx, block=block, what=f"calling {context or 'a contract'}",
                             context=context)  # fmt: skip
@@ -212,7 +214,8 @@ class Transactor:
     def estimate_gas(self, tx: Mapping[str, Any], *, context: str = "") -> int:
         """``eth_estimateGas``; a revert raises the decoded :class:`ContractError`."""
         try:
-            return int(self.chain.w3.eth.estimate_gas(dict(tx)))
+            eth: Any = self.chain.w3.eth
+            return int(eth.estimate_gas(dict(tx)))
         except Exception as exc:
             self._raise_for(exc, tx, block="latest", what=f"estimating gas for {context}",
                             context=context)  # fmt: skip
