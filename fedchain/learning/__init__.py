@@ -5,6 +5,15 @@ its API as ``dict[str, numpy.ndarray]`` (float32) or flat float32 vectors.
 """
 
 from fedchain.learning import dp_sgd, feature_dp, model_laplace  # noqa: F401  (register mechanisms)
+from fedchain.learning.attacks import (
+    AttackContext,
+    Behaviour,
+    behaviour_from_dict,
+    behaviour_names,
+    compose,
+    make_behaviour,
+    register_behaviour,
+)
 from fedchain.learning.data import Dataset, load_dataset
 from fedchain.learning.errors import (
     AttackConfigError,
@@ -40,6 +49,8 @@ from fedchain.learning.train import TrainResult, evaluate, predict, train_local
 
 __all__ = [
     "AttackConfigError",
+    "AttackContext",
+    "Behaviour",
     "Dataset",
     "DatasetError",
     "DatasetNotFoundError",
@@ -53,11 +64,15 @@ __all__ = [
     "TrainResult",
     "TrainingError",
     "apply_update",
+    "behaviour_from_dict",
+    "behaviour_names",
     "build_model",
+    "compose",
     "evaluate",
     "flatten_state",
     "get_state",
     "load_dataset",
+    "make_behaviour",
     "make_privacy",
     "make_spec",
     "model_names",
@@ -67,6 +82,7 @@ __all__ = [
     "perturb_model",
     "predict",
     "privacy_mechanisms",
+    "register_behaviour",
     "register_model",
     "register_privacy",
     "set_state",

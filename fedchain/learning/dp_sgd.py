@@ -29,6 +29,7 @@ budget of one epoch and :meth:`PrivateRun.epsilon` reports the total.
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Sequence
@@ -89,6 +90,25 @@ def refuse_batchnorm(model: nn.Module, mechanism: str) -> None:
 _HOOK_WARNING = "Full backward hook is firing when gradients are computed"
 # RDP conversion at an extreme order: the bound is valid, only possibly loose.
 _ALPHA_WARNING = "Optimal order is"
+
+
+@functools.lru_cache(maxsize=256)
+def _noise_multiplier(epsilon: float, delta: float, sample_rate: float, epochs: int) -> float:
+    """σ reaching (ε, δ) after ``epochs`` epochs at ``sample_rate`` (Opacus' search, cached:
+    every client of a round asks the same question)."""
+    from opacus.accountants.utils import get_noise_multiplier
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_ALPHA_WARNING, category=UserWarning)
+        return float(
+            get_noise_multiplier(
+                target_epsilon=epsilon,
+                target_delta=delta,
+                sample_rate=sample_rate,
+                epochs=epochs,
+                accountant="rdp",
+            )
+        )
 
 
 def _rdp_epsilon(accountant: Any, delta: float) -> float:
@@ -234,7 +254,6 @@ class DpSgd(PrivacyMechanism):
         generator: torch.Generator,
     ) -> PrivateRun:
         from opacus.accountants import RDPAccountant
-        from opacus.accountants.utils import get_noise_multiplier
         from opacus.data_loader import DPDataLoader
         from opacus.optimizers import DPOptimizer
 
@@ -246,15 +265,8 @@ class DpSgd(PrivacyMechanism):
         if self.noise_multiplier is not None:
             sigma = self.noise_multiplier
         else:
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message=_ALPHA_WARNING, category=UserWarning)
-                sigma = get_noise_multiplier(
-                    target_epsilon=self.epsilon,
-                    target_delta=self.delta,
-                    sample_rate=sample_rate,
-                    epochs=epochs,
-                    accountant="rdp",
-                )
+            assert self.epsilon is not None  # checked in __post_init__
+            sigma = _noise_multiplier(self.epsilon, self.delta, sample_rate, epochs)
         dp_opt = DPOptimizer(
             optimizer,
             noise_multiplier=sigma,
