@@ -9,7 +9,7 @@ SLITHER_VENV := .venv-slither
 export HARDHAT_DISABLE_TELEMETRY_PROMPT := true
 export NPM_CONFIG_UPDATE_NOTIFIER := false
 
-.PHONY: help install demo test test-fast lint compile artifacts check-artifacts slither bench clean
+.PHONY: help install demo test test-fast lint compile check-artifacts slither bench bench-gas clean
 
 help:
 	@echo "make demo       run the demo (installs everything on first use)"
@@ -33,19 +33,22 @@ node_modules/.installed: package.json package-lock.json
 
 install: $(VENV)/.installed node_modules/.installed
 
-compile: node_modules/.installed
+compile: node_modules/.installed $(VENV)/.installed
 	npx hardhat compile --quiet
+	rm -f fedchain/contracts/*.json
 	node scripts/export_artifacts.js
+	$(PY) scripts/gen_bindings.py
 
-# Recompile into a scratch directory and fail if the committed artifacts differ.
-check-artifacts: node_modules/.installed
+# Recompile into a scratch directory and fail if the committed artifacts (or bindings) differ.
+check-artifacts: node_modules/.installed $(VENV)/.installed
 	npx hardhat compile --quiet
 	rm -rf build/fresh-artifacts
 	node scripts/export_artifacts.js build/fresh-artifacts
 	@diff -r -q build/fresh-artifacts fedchain/contracts >/dev/null || { \
 	  echo "fedchain/contracts/ is stale: run 'make compile' and commit the result"; \
 	  diff -r -q build/fresh-artifacts fedchain/contracts; exit 1; }
-	@echo "contract artifacts are fresh"
+	$(PY) scripts/gen_bindings.py --check
+	@echo "contract artifacts and bindings are fresh"
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check fedchain tests benchmarks scripts
@@ -68,6 +71,9 @@ test-fast: install
 
 demo: install
 	$(VENV)/bin/fedchain demo
+
+bench-gas: install
+	$(PY) benchmarks/gas.py
 
 bench: install
 	$(PIP) install -q -c constraints.txt -e ".[dev,bench]"

@@ -1,7 +1,8 @@
 // Exports ABI + bytecode of every FedChain contract from Hardhat's artifacts into
 // fedchain/contracts/<Name>.json (or the directory given as the first argument), so that users of
-// the Python package never need Node or solc. Interfaces, abstract contracts and OpenZeppelin
-// sources are skipped; libraries and deployable contracts are exported.
+// the Python package never need Node or solc. Exported: deployable contracts and the interfaces
+// (with their NatSpec userdoc/devdoc, used as binding docstrings). Skipped: abstract building
+// blocks, ABI-less internal libraries and OpenZeppelin sources.
 const fs = require("fs");
 const path = require("path");
 
@@ -21,14 +22,36 @@ if (!fs.existsSync(artifactsDir)) {
   console.error(`no artifacts at ${artifactsDir}: run 'npx hardhat compile' first`);
   process.exit(1);
 }
+
+// NatSpec (userdoc/devdoc) lives in the compiler's metadata, which Hardhat keeps in build-info.
+function loadNatspec() {
+  const docs = new Map();
+  const buildInfoDir = path.join(root, "build", "artifacts", "build-info");
+  if (!fs.existsSync(buildInfoDir)) return docs;
+  for (const file of fs.readdirSync(buildInfoDir).sort()) {
+    if (!file.endsWith(".json")) continue;
+    const info = JSON.parse(fs.readFileSync(path.join(buildInfoDir, file), "utf8"));
+    for (const [source, contracts] of Object.entries(info.output.contracts || {})) {
+      for (const [name, out] of Object.entries(contracts)) {
+        if (!out.metadata) continue;
+        const meta = JSON.parse(out.metadata);
+        docs.set(`${source}:${name}`, { userdoc: meta.output.userdoc, devdoc: meta.output.devdoc });
+      }
+    }
+  }
+  return docs;
+}
+
+const natspec = loadNatspec();
 fs.mkdirSync(outDir, { recursive: true });
 const exported = [];
 for (const file of walk(artifactsDir)) {
   const artifact = JSON.parse(fs.readFileSync(file, "utf8"));
-  if (artifact.bytecode === "0x" && !artifact.abi.length) continue;
+  if (!artifact.abi.length) continue; // internal libraries: nothing callable
   const isDeployable = artifact.bytecode !== "0x";
-  const isInterfaceWithAbi = !isDeployable && artifact.abi.length > 0;
-  if (!isDeployable && !isInterfaceWithAbi) continue;
+  const isInterface = artifact.sourceName.startsWith("contracts/interfaces/");
+  if (!isDeployable && !isInterface) continue; // abstract building blocks of a deployed contract
+  const doc = natspec.get(`${artifact.sourceName}:${artifact.contractName}`) || {};
   const out = {
     contractName: artifact.contractName,
     sourceName: artifact.sourceName,
@@ -36,6 +59,8 @@ for (const file of walk(artifactsDir)) {
     bytecode: artifact.bytecode,
     deployedBytecode: artifact.deployedBytecode,
     linkReferences: artifact.linkReferences,
+    userdoc: doc.userdoc || {},
+    devdoc: doc.devdoc || {},
   };
   const target = path.join(outDir, `${artifact.contractName}.json`);
   fs.writeFileSync(target, JSON.stringify(out, null, 2) + "\n");

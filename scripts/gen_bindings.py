@@ -17,6 +17,7 @@ import json
 import keyword
 import re
 import sys
+import textwrap
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -190,7 +191,7 @@ class Generator:
         sig = signature(entry)
         user = artifact.get("userdoc", {}).get("methods", {}).get(sig, {})
         dev = artifact.get("devdoc", {}).get("methods", {}).get(sig, {})
-        text = [s for s in (user.get("notice"), dev.get("details")) if s]
+        text = [_paragraph(s) for s in (user.get("notice"), dev.get("details")) if s]
         mutability = entry.get("stateMutability", "nonpayable")
         text.append(f"Solidity: ``{sig}`` ({mutability}).")
         return text
@@ -200,7 +201,7 @@ class Generator:
         notice = artifact.get("userdoc", {}).get("notice") or artifact.get("devdoc", {}).get(
             "title"
         )
-        doc = notice or f"Binding of the ``{name}`` contract."
+        doc = _paragraph(notice) if notice else f"Binding of the ``{name}`` contract."
         struct_keys = sorted({k for e in artifact.get("abi", []) for k in self._entry_structs(e)})
         lines = [f"class {name}(BoundContract):", *_docstring(doc, 4), "",
                  f'    CONTRACT_NAME = "{name}"']  # fmt: skip
@@ -316,6 +317,11 @@ def _all_key(name: str) -> tuple[int, str]:
     if name.isupper():
         return 0, name
     return (1 if name[0].isupper() else 2), name
+
+
+def _paragraph(natspec: str, width: int = 88) -> str:
+    """NatSpec text with the source's line-continuation indentation folded, wrapped to ``width``."""
+    return textwrap.fill(" ".join(natspec.split()), width=width)
 
 
 def _docstring(text: str, indent: int) -> list[str]:

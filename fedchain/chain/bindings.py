@@ -41,24 +41,12 @@ __all__ = [
     "ParticipantRegistryEligibilityResult",
     "SignedUpdate",
     "TaskInfo",
-    "TaskJoins",
-    "TaskJoinsEip712DomainResult",
-    "TaskLedger",
     "TaskManager",
     "TaskManagerEip712DomainResult",
     "TaskManagerExtension",
     "TaskManagerExtensionEip712DomainResult",
     "TaskManagerExtensionPreviewMinerSettlementResult",
-    "TaskRounds",
-    "TaskRoundsEip712DomainResult",
-    "TaskSettlement",
-    "TaskSetup",
-    "TaskSignatures",
-    "TaskSignaturesEip712DomainResult",
     "TaskSpec",
-    "TaskViews",
-    "TaskViewsEip712DomainResult",
-    "TaskViewsPreviewMinerSettlementResult",
     "Verdict",
 ]
 
@@ -267,18 +255,6 @@ class ParticipantRegistryEligibilityResult(NamedTuple):
     hasCategory: bool
 
 
-class TaskJoinsEip712DomainResult(NamedTuple):
-    """Return values of ``TaskJoins.eip712Domain``."""
-
-    fields: bytes
-    name: str
-    version: str
-    chainId: int
-    verifyingContract: str
-    salt: bytes
-    extensions: list[int]
-
-
 class TaskManagerEip712DomainResult(NamedTuple):
     """Return values of ``TaskManager.eip712Domain``."""
 
@@ -310,51 +286,8 @@ class TaskManagerExtensionPreviewMinerSettlementResult(NamedTuple):
     payout: int
 
 
-class TaskRoundsEip712DomainResult(NamedTuple):
-    """Return values of ``TaskRounds.eip712Domain``."""
-
-    fields: bytes
-    name: str
-    version: str
-    chainId: int
-    verifyingContract: str
-    salt: bytes
-    extensions: list[int]
-
-
-class TaskSignaturesEip712DomainResult(NamedTuple):
-    """Return values of ``TaskSignatures.eip712Domain``."""
-
-    fields: bytes
-    name: str
-    version: str
-    chainId: int
-    verifyingContract: str
-    salt: bytes
-    extensions: list[int]
-
-
-class TaskViewsEip712DomainResult(NamedTuple):
-    """Return values of ``TaskViews.eip712Domain``."""
-
-    fields: bytes
-    name: str
-    version: str
-    chainId: int
-    verifyingContract: str
-    salt: bytes
-    extensions: list[int]
-
-
-class TaskViewsPreviewMinerSettlementResult(NamedTuple):
-    """Return values of ``TaskViews.previewMinerSettlement``."""
-
-    slashed: int
-    payout: int
-
-
 class IModelRegistry(BoundContract):
-    """Binding of the ``IModelRegistry`` contract."""
+    """Digests of each task's models (M5) and the M3 request cache."""
 
     CONTRACT_NAME = "IModelRegistry"
     STRUCTS = {}
@@ -366,7 +299,11 @@ class IModelRegistry(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> IModelRegistryCachedModelResult:
-        """Solidity: ``cachedModel(bytes32)`` (view)."""
+        """M3 cache: the task that answered `requestKey` and the model to hand out (the perturbed
+        final model when recorded, else the final model); zeros if none.
+
+        Solidity: ``cachedModel(bytes32)`` (view).
+        """
         return IModelRegistryCachedModelResult(
             *self.call_function("cachedModel(bytes32)", requestKey, sender=sender, block=block)
         )
@@ -378,7 +315,10 @@ class IModelRegistry(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> IModelRegistryFinalModelResult:
-        """Solidity: ``finalModel(uint256)`` (view)."""
+        """The final global model (zero digest until the task finishes).
+
+        Solidity: ``finalModel(uint256)`` (view).
+        """
         return IModelRegistryFinalModelResult(
             *self.call_function("finalModel(uint256)", taskId, sender=sender, block=block)
         )
@@ -390,7 +330,10 @@ class IModelRegistry(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> IModelRegistryInitialModelResult:
-        """Solidity: ``initialModel(uint256)`` (view)."""
+        """The task's initial model.
+
+        Solidity: ``initialModel(uint256)`` (view).
+        """
         return IModelRegistryInitialModelResult(
             *self.call_function("initialModel(uint256)", taskId, sender=sender, block=block)
         )
@@ -402,7 +345,10 @@ class IModelRegistry(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> IModelRegistryPerturbedModelResult:
-        """Solidity: ``perturbedModel(uint256)`` (view)."""
+        """The DP-perturbed final model (zero digest if none was recorded).
+
+        Solidity: ``perturbedModel(uint256)`` (view).
+        """
         return IModelRegistryPerturbedModelResult(
             *self.call_function("perturbedModel(uint256)", taskId, sender=sender, block=block)
         )
@@ -417,7 +363,12 @@ class IModelRegistry(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``recordFinalModel(uint256,bytes32,uint8)`` (nonpayable)."""
+        """Records the task's final model and answers its request key in the cache.
+
+        Only the TaskManager. Emits {FinalModelRecorded} and, for a new key, {RequestCached}.
+
+        Solidity: ``recordFinalModel(uint256,bytes32,uint8)`` (nonpayable).
+        """
         return self.transact(
             "recordFinalModel(uint256,bytes32,uint8)",
             taskId,
@@ -439,7 +390,12 @@ class IModelRegistry(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``recordInitialModel(uint256,bytes32,uint8,bytes32)`` (nonpayable)."""
+        """Records a new task's initial model and its M3 request key (zero for none).
+
+        Only the TaskManager. Emits an {InitialModelRecorded} event.
+
+        Solidity: ``recordInitialModel(uint256,bytes32,uint8,bytes32)`` (nonpayable).
+        """
         return self.transact(
             "recordInitialModel(uint256,bytes32,uint8,bytes32)",
             taskId,
@@ -461,7 +417,12 @@ class IModelRegistry(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``recordPerturbedModel(uint256,bytes32,uint8)`` (nonpayable)."""
+        """Records the DP-perturbed final model the requester receives (M4c).
+
+        Only the TaskManager. Emits a {PerturbedModelRecorded} event.
+
+        Solidity: ``recordPerturbedModel(uint256,bytes32,uint8)`` (nonpayable).
+        """
         return self.transact(
             "recordPerturbedModel(uint256,bytes32,uint8)",
             taskId,
@@ -483,7 +444,12 @@ class IModelRegistry(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``recordRoundModel(uint256,uint256,bytes32,uint8)`` (nonpayable)."""
+        """Records round `round`'s finalized global model.
+
+        Only the TaskManager. Emits a {RoundModelRecorded} event.
+
+        Solidity: ``recordRoundModel(uint256,uint256,bytes32,uint8)`` (nonpayable).
+        """
         return self.transact(
             "recordRoundModel(uint256,uint256,bytes32,uint8)",
             taskId,
@@ -502,7 +468,10 @@ class IModelRegistry(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> bytes:
-        """Solidity: ``requestKeyOf(uint256)`` (view)."""
+        """The task's M3 request key (zero for none).
+
+        Solidity: ``requestKeyOf(uint256)`` (view).
+        """
         return self.call_function("requestKeyOf(uint256)", taskId, sender=sender, block=block)
 
     def roundModel(
@@ -513,7 +482,10 @@ class IModelRegistry(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> IModelRegistryRoundModelResult:
-        """Solidity: ``roundModel(uint256,uint256)`` (view)."""
+        """Round `round`'s finalized global model (zero digest if none).
+
+        Solidity: ``roundModel(uint256,uint256)`` (view).
+        """
         return IModelRegistryRoundModelResult(
             *self.call_function(
                 "roundModel(uint256,uint256)",
@@ -532,7 +504,12 @@ class IModelRegistry(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``setTaskManager(address)`` (nonpayable)."""
+        """Names the TaskManager. Once, by the deployer.
+
+        Emits a {TaskManagerSet} event.
+
+        Solidity: ``setTaskManager(address)`` (nonpayable).
+        """
         return self.transact(
             "setTaskManager(address)",
             taskManager,
@@ -547,12 +524,17 @@ class IModelRegistry(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> str:
-        """Solidity: ``taskManager()`` (view)."""
+        """The TaskManager allowed to write (zero until set).
+
+        Solidity: ``taskManager()`` (view).
+        """
         return self.call_function("taskManager()", sender=sender, block=block)
 
 
 class IParticipantRegistry(BoundContract):
-    """Binding of the ``IParticipantRegistry`` contract."""
+    """M2 participant registry: identities (addresses) of clients and miners, client data
+    profiles with FDC-style content labels, M9 reputation and M10b credits.
+    """
 
     CONTRACT_NAME = "IParticipantRegistry"
     STRUCTS = {
@@ -567,7 +549,10 @@ class IParticipantRegistry(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> Account:
-        """Solidity: ``accountOf(address)`` (view)."""
+        """The participant's record.
+
+        Solidity: ``accountOf(address)`` (view).
+        """
         return self.call_function("accountOf(address)", participant, sender=sender, block=block)
 
     def addDataProfile(
@@ -578,7 +563,12 @@ class IParticipantRegistry(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``addDataProfile((bytes32,bytes32,uint64,bytes32,bytes32,uint64,bytes32))`` (nonpayable)."""
+        """Adds a data profile for the calling client, keyed by its content hash.
+
+        Emits a {DataProfileAdded} event.
+
+        Solidity: ``addDataProfile((bytes32,bytes32,uint64,bytes32,bytes32,uint64,bytes32))`` (nonpayable).
+        """
         return self.transact(
             "addDataProfile((bytes32,bytes32,uint64,bytes32,bytes32,uint64,bytes32))",
             profile,
@@ -599,7 +589,13 @@ class IParticipantRegistry(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``applyTaskOutcome(uint256,address,uint256,uint256,uint256)`` (nonpayable)."""
+        """Applies a task's evaluations to `participant`'s current reputation with the M9 rule (bit
+        k of `evaluations` = k-th round accepted) and adds `earned` to its credits.
+
+        Only the TaskManager. Emits a {TaskOutcomeApplied} event.
+
+        Solidity: ``applyTaskOutcome(uint256,address,uint256,uint256,uint256)`` (nonpayable).
+        """
         return self.transact(
             "applyTaskOutcome(uint256,address,uint256,uint256,uint256)",
             taskId,
@@ -622,7 +618,12 @@ class IParticipantRegistry(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``awardCredits(uint256,address,uint256)`` (nonpayable)."""
+        """Adds credits without a reputation change (e.g. the contribution policy's leader cut).
+
+        Only the TaskManager. Emits a {CreditsAwarded} event.
+
+        Solidity: ``awardCredits(uint256,address,uint256)`` (nonpayable).
+        """
         return self.transact(
             "awardCredits(uint256,address,uint256)",
             taskId,
@@ -639,7 +640,10 @@ class IParticipantRegistry(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> int:
-        """Solidity: ``baseCredits()`` (view)."""
+        """Base credits C_base granted at registration.
+
+        Solidity: ``baseCredits()`` (view).
+        """
         return self.call_function("baseCredits()", sender=sender, block=block)
 
     def creditsOf(
@@ -649,7 +653,10 @@ class IParticipantRegistry(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> int:
-        """Solidity: ``creditsOf(address)`` (view)."""
+        """Credits C = C_base + C_obtain of `participant` (0 for the unregistered).
+
+        Solidity: ``creditsOf(address)`` (view).
+        """
         return self.call_function("creditsOf(address)", participant, sender=sender, block=block)
 
     def eligibility(
@@ -660,7 +667,11 @@ class IParticipantRegistry(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> IParticipantRegistryEligibilityResult:
-        """Solidity: ``eligibility(address,bytes32)`` (view)."""
+        """Roles (bit 0 client, bit 1 miner), reputation and whether `client` has at least one
+        profile in `category`: what the TaskManager checks when someone joins.
+
+        Solidity: ``eligibility(address,bytes32)`` (view).
+        """
         return IParticipantRegistryEligibilityResult(
             *self.call_function(
                 "eligibility(address,bytes32)",
@@ -677,7 +688,10 @@ class IParticipantRegistry(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> int:
-        """Solidity: ``gammaMax()`` (view)."""
+        """Maximum reputation gammamax.
+
+        Solidity: ``gammaMax()`` (view).
+        """
         return self.call_function("gammaMax()", sender=sender, block=block)
 
     def profileCategory(
@@ -688,7 +702,10 @@ class IParticipantRegistry(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> bytes:
-        """Solidity: ``profileCategory(address,bytes32)`` (view)."""
+        """Category of `client`'s profile keyed by `contentHash` (zero if none).
+
+        Solidity: ``profileCategory(address,bytes32)`` (view).
+        """
         return self.call_function(
             "profileCategory(address,bytes32)",
             client,
@@ -705,7 +722,10 @@ class IParticipantRegistry(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> int:
-        """Solidity: ``profileCount(address,bytes32)`` (view)."""
+        """Number of `client`'s profiles in `category`.
+
+        Solidity: ``profileCount(address,bytes32)`` (view).
+        """
         return self.call_function(
             "profileCount(address,bytes32)",
             client,
@@ -721,7 +741,12 @@ class IParticipantRegistry(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``registerClient()`` (nonpayable)."""
+        """Registers the caller as a client (reputation starts at the threshold h).
+
+        Emits a {ParticipantRegistered} event.
+
+        Solidity: ``registerClient()`` (nonpayable).
+        """
         return self.transact("registerClient()", sender=sender, value=value, gas=gas)
 
     def registerMiner(
@@ -731,7 +756,12 @@ class IParticipantRegistry(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``registerMiner()`` (nonpayable)."""
+        """Registers the caller as a miner (verifier / committee candidate).
+
+        Emits a {ParticipantRegistered} event.
+
+        Solidity: ``registerMiner()`` (nonpayable).
+        """
         return self.transact("registerMiner()", sender=sender, value=value, gas=gas)
 
     def removeDataProfile(
@@ -742,7 +772,12 @@ class IParticipantRegistry(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``removeDataProfile(bytes32)`` (nonpayable)."""
+        """Removes the caller's profile keyed by `contentHash`.
+
+        Emits a {DataProfileRemoved} event.
+
+        Solidity: ``removeDataProfile(bytes32)`` (nonpayable).
+        """
         return self.transact(
             "removeDataProfile(bytes32)",
             contentHash,
@@ -758,7 +793,10 @@ class IParticipantRegistry(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> int:
-        """Solidity: ``reputationOf(address)`` (view)."""
+        """M9 reputation gamma of `participant` (0 for the unregistered).
+
+        Solidity: ``reputationOf(address)`` (view).
+        """
         return self.call_function("reputationOf(address)", participant, sender=sender, block=block)
 
     def setTaskManager(
@@ -769,7 +807,12 @@ class IParticipantRegistry(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``setTaskManager(address)`` (nonpayable)."""
+        """Names the TaskManager, the only writer of reputation and credits. Once, by the deployer.
+
+        Emits a {TaskManagerSet} event.
+
+        Solidity: ``setTaskManager(address)`` (nonpayable).
+        """
         return self.transact(
             "setTaskManager(address)",
             taskManager,
@@ -784,7 +827,10 @@ class IParticipantRegistry(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> str:
-        """Solidity: ``taskManager()`` (view)."""
+        """The TaskManager allowed to write reputation and credits (zero until set).
+
+        Solidity: ``taskManager()`` (view).
+        """
         return self.call_function("taskManager()", sender=sender, block=block)
 
     def threshold(
@@ -793,12 +839,19 @@ class IParticipantRegistry(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> int:
-        """Solidity: ``threshold()`` (view)."""
+        """Threshold h (also the initial reputation).
+
+        Solidity: ``threshold()`` (view).
+        """
         return self.call_function("threshold()", sender=sender, block=block)
 
 
 class ITaskManager(BoundContract):
-    """Binding of the ``ITaskManager`` contract."""
+    """One federated-learning task from escrow to payout: M1 escrow, joins with mortgages and
+    stakes, rounds with deadlines, direct and EIP-712-relayed submissions (M6), stake-
+    weighted committees (M8), leader verdicts with a 2/3 quorum, reputation (M9), rewards
+    (M10), mortgage penalties (M11), cancellation, and pull payments.
+    """
 
     CONTRACT_NAME = "ITaskManager"
     STRUCTS = {
@@ -820,7 +873,10 @@ class ITaskManager(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> int:
-        """Solidity: ``acceptedBitmap(uint256,uint64)`` (view)."""
+        """Round `round`'s accepted bitmap (final once the round is finalized).
+
+        Solidity: ``acceptedBitmap(uint256,uint64)`` (view).
+        """
         return self.call_function(
             "acceptedBitmap(uint256,uint64)",
             taskId,
@@ -839,7 +895,14 @@ class ITaskManager(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``attestVerdict(uint256,uint64,bytes32)`` (nonpayable)."""
+        """A committee member attests the verdict hash it computed itself. Equal to the posted
+        hash: an approval; different: a dissent (slashed if the posted verdict is finalized).
+        The approval that reaches ceil(2*size/3) finalizes the round.
+
+        Emits {VerdictAttested} (and {RoundFinalized}, {RoundOpened} or {TaskFinished}).
+
+        Solidity: ``attestVerdict(uint256,uint64,bytes32)`` (nonpayable).
+        """
         return self.transact(
             "attestVerdict(uint256,uint64,bytes32)",
             taskId,
@@ -857,7 +920,10 @@ class ITaskManager(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> int:
-        """Solidity: ``balanceOf(address)`` (view)."""
+        """`account`'s internal balance: what it may withdraw.
+
+        Solidity: ``balanceOf(address)`` (view).
+        """
         return self.call_function("balanceOf(address)", account, sender=sender, block=block)
 
     def cancelTask(
@@ -868,7 +934,14 @@ class ITaskManager(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``cancelTask(uint256)`` (nonpayable)."""
+        """Cancels a task: by the requester while it is still joining; by anyone when it stalled
+        (join deadline passed without a client or a miner; or the verdict deadline passed with
+        no leader left to replace the current one).
+
+        Emits a {TaskCancelled} event (and {RequesterRefunded} if nobody joined).
+
+        Solidity: ``cancelTask(uint256)`` (nonpayable).
+        """
         return self.transact("cancelTask(uint256)", taskId, sender=sender, value=value, gas=gas)
 
     def clientWeight(
@@ -880,7 +953,10 @@ class ITaskManager(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> int:
-        """Solidity: ``clientWeight(uint256,uint64,uint256)`` (view)."""
+        """Client `index`'s reward weight in round `round` (basis points).
+
+        Solidity: ``clientWeight(uint256,uint64,uint256)`` (view).
+        """
         return self.call_function(
             "clientWeight(uint256,uint64,uint256)",
             taskId,
@@ -898,7 +974,10 @@ class ITaskManager(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> list[str]:
-        """Solidity: ``committee(uint256,uint64)`` (view)."""
+        """Round `round`'s committee in drawn order (position 0 led the first attempt).
+
+        Solidity: ``committee(uint256,uint64)`` (view).
+        """
         return self.call_function(
             "committee(uint256,uint64)",
             taskId,
@@ -915,7 +994,12 @@ class ITaskManager(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``createTask((bytes32,bytes32,uint8,bytes32,bytes32,uint16,uint64,uint32,uint32,uint128,uint128,uint16,uint88,uint88,uint16,uint8,uint8,uint8))`` (payable)."""
+        """Creates a task; msg.value must equal spec.rounds x spec.perRoundReward.
+
+        Emits a {TaskCreated} event.
+
+        Solidity: ``createTask((bytes32,bytes32,uint8,bytes32,bytes32,uint16,uint64,uint32,uint32,uint128,uint128,uint16,uint88,uint88,uint16,uint8,uint8,uint8))`` (payable).
+        """
         return self.transact(
             "createTask((bytes32,bytes32,uint8,bytes32,bytes32,uint16,uint64,uint32,uint32,uint128,uint128,uint16,uint88,uint88,uint16,uint8,uint8,uint8))",
             spec,
@@ -931,11 +1015,19 @@ class ITaskManager(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> str:
-        """Solidity: ``currentLeader(uint256)`` (view)."""
+        """The current round's current leader.
+
+        Solidity: ``currentLeader(uint256)`` (view).
+        """
         return self.call_function("currentLeader(uint256)", taskId, sender=sender, block=block)
 
     def deposit(self, *, sender: LocalAccount, value: int = 0, gas: int | None = None) -> TxResult:
-        """Solidity: ``deposit()`` (payable)."""
+        """Adds msg.value to the caller's internal balance.
+
+        Emits a {Deposited} event.
+
+        Solidity: ``deposit()`` (payable).
+        """
         return self.transact("deposit()", sender=sender, value=value, gas=gas)
 
     def domainSeparator(
@@ -944,7 +1036,10 @@ class ITaskManager(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> bytes:
-        """Solidity: ``domainSeparator()`` (view)."""
+        """The EIP-712 domain separator (name "FedChain TaskManager", version "1").
+
+        Solidity: ``domainSeparator()`` (view).
+        """
         return self.call_function("domainSeparator()", sender=sender, block=block)
 
     def hashAttestation(
@@ -956,7 +1051,10 @@ class ITaskManager(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> bytes:
-        """Solidity: ``hashAttestation(uint256,uint64,bytes32)`` (view)."""
+        """EIP-712 digest of Attestation(taskId, round, verdictHash).
+
+        Solidity: ``hashAttestation(uint256,uint64,bytes32)`` (view).
+        """
         return self.call_function(
             "hashAttestation(uint256,uint64,bytes32)",
             taskId,
@@ -974,7 +1072,10 @@ class ITaskManager(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> bytes:
-        """Solidity: ``hashJoin(uint256,uint256)`` (view)."""
+        """EIP-712 digest of JoinTask(taskId, mortgage).
+
+        Solidity: ``hashJoin(uint256,uint256)`` (view).
+        """
         return self.call_function(
             "hashJoin(uint256,uint256)",
             taskId,
@@ -994,7 +1095,10 @@ class ITaskManager(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> bytes:
-        """Solidity: ``hashUpdate(uint256,uint64,bytes32,uint32,uint8)`` (view)."""
+        """EIP-712 digest of Update(taskId, round, digest, numSamples, codec).
+
+        Solidity: ``hashUpdate(uint256,uint64,bytes32,uint32,uint8)`` (view).
+        """
         return self.call_function(
             "hashUpdate(uint256,uint64,bytes32,uint32,uint8)",
             taskId,
@@ -1014,7 +1118,13 @@ class ITaskManager(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``joinAsClient(uint256)`` (payable)."""
+        """Joins as a client, locking exactly the task's mortgage: from msg.value when it is sent,
+        else from the internal balance.
+
+        Emits a {ClientJoined} event.
+
+        Solidity: ``joinAsClient(uint256)`` (payable).
+        """
         return self.transact("joinAsClient(uint256)", taskId, sender=sender, value=value, gas=gas)
 
     def joinAsMiner(
@@ -1026,7 +1136,13 @@ class ITaskManager(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``joinAsMiner(uint256,uint256)`` (payable)."""
+        """Joins as a miner with `stake` (>= the task minimum): from msg.value when it is sent
+        (must equal `stake`), else from the internal balance. At most 64 miners.
+
+        Emits a {MinerJoined} event.
+
+        Solidity: ``joinAsMiner(uint256,uint256)`` (payable).
+        """
         return self.transact(
             "joinAsMiner(uint256,uint256)",
             taskId,
@@ -1045,7 +1161,13 @@ class ITaskManager(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``joinClientsBySig(uint256,(uint8,bytes32,bytes32)[])`` (nonpayable)."""
+        """Joins many clients at once from their EIP-712 JoinTask(taskId, mortgage) permits; each
+        mortgage comes from the signer's internal balance. Anyone may relay.
+
+        Reverts on any invalid signature or ineligible signer. Emits {ClientJoined} per client.
+
+        Solidity: ``joinClientsBySig(uint256,(uint8,bytes32,bytes32)[])`` (nonpayable).
+        """
         return self.transact(
             "joinClientsBySig(uint256,(uint8,bytes32,bytes32)[])",
             taskId,
@@ -1063,7 +1185,10 @@ class ITaskManager(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> MemberInfo:
-        """Solidity: ``memberOf(uint256,address)`` (view)."""
+        """`account`'s membership in a task.
+
+        Solidity: ``memberOf(uint256,address)`` (view).
+        """
         return self.call_function(
             "memberOf(uint256,address)",
             taskId,
@@ -1080,7 +1205,10 @@ class ITaskManager(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> ITaskManagerMinerAtResult:
-        """Solidity: ``minerAt(uint256,uint256)`` (view)."""
+        """Miner number `index` of a task and its stake.
+
+        Solidity: ``minerAt(uint256,uint256)`` (view).
+        """
         return ITaskManagerMinerAtResult(
             *self.call_function(
                 "minerAt(uint256,uint256)",
@@ -1092,7 +1220,10 @@ class ITaskManager(BoundContract):
         )
 
     def models(self, *, sender: LocalAccount | str | None = None, block: BlockId = "latest") -> str:
-        """Solidity: ``models()`` (view)."""
+        """The ModelRegistry this manager records model digests in.
+
+        Solidity: ``models()`` (view).
+        """
         return self.call_function("models()", sender=sender, block=block)
 
     def offensesOf(
@@ -1103,7 +1234,10 @@ class ITaskManager(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> int:
-        """Solidity: ``offensesOf(uint256,uint256)`` (view)."""
+        """Offenses recorded against miner number `index`.
+
+        Solidity: ``offensesOf(uint256,uint256)`` (view).
+        """
         return self.call_function(
             "offensesOf(uint256,uint256)",
             taskId,
@@ -1119,7 +1253,10 @@ class ITaskManager(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> bytes:
-        """Solidity: ``pendingVerdictHash(uint256)`` (view)."""
+        """Hash of the verdict posted in the current attempt (zero if none).
+
+        Solidity: ``pendingVerdictHash(uint256)`` (view).
+        """
         return self.call_function("pendingVerdictHash(uint256)", taskId, sender=sender, block=block)
 
     def postVerdict(
@@ -1133,7 +1270,18 @@ class ITaskManager(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``postVerdict(uint256,uint64,(uint256,uint256,bytes32,uint8,uint16[]),(bytes32,bytes32)[])`` (nonpayable)."""
+        """The round's current leader posts its verdict once submissions are closed (after the
+        submit deadline, or early when `submitted` holds every client), together with the other
+        members' EIP-712 Attestation(taskId, round, verdictHash) signatures it collected
+        (possibly none). The post counts as the leader's own approval; the round finalizes in
+        this transaction if the approvals reach the quorum.
+
+        Reverts on a signature that is not from a distinct committee member. Emits
+        {VerdictPosted}, {VerdictAttested} per relayed signature, and {RoundFinalized} (with
+        {RoundOpened} or {TaskFinished}) at quorum.
+
+        Solidity: ``postVerdict(uint256,uint64,(uint256,uint256,bytes32,uint8,uint16[]),(bytes32,bytes32)[])`` (nonpayable).
+        """
         return self.transact(
             "postVerdict(uint256,uint64,(uint256,uint256,bytes32,uint8,uint16[]),(bytes32,bytes32)[])",
             taskId,
@@ -1153,7 +1301,10 @@ class ITaskManager(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> ClientOutcome:
-        """Solidity: ``previewClientSettlement(uint256,address)`` (view)."""
+        """What settling `client` would pay and record now (the task must be over).
+
+        Solidity: ``previewClientSettlement(uint256,address)`` (view).
+        """
         return self.call_function(
             "previewClientSettlement(uint256,address)",
             taskId,
@@ -1170,7 +1321,10 @@ class ITaskManager(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> ITaskManagerPreviewMinerSettlementResult:
-        """Solidity: ``previewMinerSettlement(uint256,address)`` (view)."""
+        """What settling `miner` would pay now: its stake less slashes.
+
+        Solidity: ``previewMinerSettlement(uint256,address)`` (view).
+        """
         return ITaskManagerPreviewMinerSettlementResult(
             *self.call_function(
                 "previewMinerSettlement(uint256,address)",
@@ -1191,7 +1345,12 @@ class ITaskManager(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``publishPerturbedModel(uint256,bytes32,uint8)`` (nonpayable)."""
+        """The requester records the DP-perturbed final model it published (M4c).
+
+        Emits a {PerturbedModelPublished} event.
+
+        Solidity: ``publishPerturbedModel(uint256,bytes32,uint8)`` (nonpayable).
+        """
         return self.transact(
             "publishPerturbedModel(uint256,bytes32,uint8)",
             taskId,
@@ -1209,7 +1368,10 @@ class ITaskManager(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> int:
-        """Solidity: ``quorum(uint256)`` (view)."""
+        """Approvals needed to finalize a round: ceil(2*committeeSize/3).
+
+        Solidity: ``quorum(uint256)`` (view).
+        """
         return self.call_function("quorum(uint256)", taskId, sender=sender, block=block)
 
     def registry(
@@ -1218,7 +1380,10 @@ class ITaskManager(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> str:
-        """Solidity: ``registry()`` (view)."""
+        """The ParticipantRegistry this manager writes reputation and credits to.
+
+        Solidity: ``registry()`` (view).
+        """
         return self.call_function("registry()", sender=sender, block=block)
 
     def replaceLeader(
@@ -1229,7 +1394,13 @@ class ITaskManager(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``replaceLeader(uint256)`` (nonpayable)."""
+        """After the verdict deadline without finalization, anyone hands leadership to the next
+        committee member; a leader that had not posted is slashed.
+
+        Emits {LeaderReplaced} (and {StakeSlashed}).
+
+        Solidity: ``replaceLeader(uint256)`` (nonpayable).
+        """
         return self.transact("replaceLeader(uint256)", taskId, sender=sender, value=value, gas=gas)
 
     def settle(
@@ -1241,7 +1412,12 @@ class ITaskManager(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``settle(uint256,address)`` (nonpayable)."""
+        """Settles one participant of a finished or cancelled task into its internal balance.
+
+        Emits {ClientSettled} or {MinerSettled}; the last settlement emits {RequesterRefunded}.
+
+        Solidity: ``settle(uint256,address)`` (nonpayable).
+        """
         return self.transact(
             "settle(uint256,address)",
             taskId,
@@ -1260,7 +1436,10 @@ class ITaskManager(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``settleMany(uint256,address[])`` (nonpayable)."""
+        """Settles many participants in one transaction.
+
+        Solidity: ``settleMany(uint256,address[])`` (nonpayable).
+        """
         return self.transact(
             "settleMany(uint256,address[])",
             taskId,
@@ -1276,7 +1455,10 @@ class ITaskManager(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> int:
-        """Solidity: ``slashBps()`` (view)."""
+        """Share of a miner's stake slashed per offense, in basis points.
+
+        Solidity: ``slashBps()`` (view).
+        """
         return self.call_function("slashBps()", sender=sender, block=block)
 
     def startTask(
@@ -1287,7 +1469,13 @@ class ITaskManager(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``startTask(uint256)`` (nonpayable)."""
+        """Closes joining and opens round 0. Anyone after the join deadline; the requester at any
+        time. Needs at least one client and one miner.
+
+        Emits {TaskStarted} and {RoundOpened}.
+
+        Solidity: ``startTask(uint256)`` (nonpayable).
+        """
         return self.transact("startTask(uint256)", taskId, sender=sender, value=value, gas=gas)
 
     def submitUpdate(
@@ -1302,7 +1490,14 @@ class ITaskManager(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``submitUpdate(uint256,uint64,bytes32,uint32,uint8)`` (nonpayable)."""
+        """A client submits its update for `round` (digest of the blob's CID, sample count, CID
+        codec). No storage is written: the event is the record, and the first submission of a
+        client in a round is the one that counts.
+
+        Emits an {UpdateSubmitted} event.
+
+        Solidity: ``submitUpdate(uint256,uint64,bytes32,uint32,uint8)`` (nonpayable).
+        """
         return self.transact(
             "submitUpdate(uint256,uint64,bytes32,uint32,uint8)",
             taskId,
@@ -1325,7 +1520,14 @@ class ITaskManager(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``submitUpdatesBySig(uint256,uint64,(bytes32,uint32,uint8,bytes32,bytes32)[])`` (nonpayable)."""
+        """Relays many clients' EIP-712-signed updates for `round` in one transaction.
+
+        Each signature must recover (else the whole batch reverts); membership is NOT checked
+        here (it would cost a cold storage read per client): the committee ignores updates whose
+        signer is not a client of the task. Emits {UpdateSubmitted} per update.
+
+        Solidity: ``submitUpdatesBySig(uint256,uint64,(bytes32,uint32,uint8,bytes32,bytes32)[])`` (nonpayable).
+        """
         return self.transact(
             "submitUpdatesBySig(uint256,uint64,(bytes32,uint32,uint8,bytes32,bytes32)[])",
             taskId,
@@ -1342,7 +1544,10 @@ class ITaskManager(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> int:
-        """Solidity: ``taskCount()`` (view)."""
+        """Number of tasks created (ids run from 1).
+
+        Solidity: ``taskCount()`` (view).
+        """
         return self.call_function("taskCount()", sender=sender, block=block)
 
     def taskInfo(
@@ -1352,7 +1557,10 @@ class ITaskManager(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> TaskInfo:
-        """Solidity: ``taskInfo(uint256)`` (view)."""
+        """The caller-independent state and terms of a task.
+
+        Solidity: ``taskInfo(uint256)`` (view).
+        """
         return self.call_function("taskInfo(uint256)", taskId, sender=sender, block=block)
 
     def taskPot(
@@ -1362,7 +1570,10 @@ class ITaskManager(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> int:
-        """Solidity: ``taskPot(uint256)`` (view)."""
+        """Wei a task still holds (escrow, mortgages and stakes not yet settled).
+
+        Solidity: ``taskPot(uint256)`` (view).
+        """
         return self.call_function("taskPot(uint256)", taskId, sender=sender, block=block)
 
     def verdictHashOf(
@@ -1374,7 +1585,11 @@ class ITaskManager(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> bytes:
-        """Solidity: ``verdictHashOf(uint256,uint64,(uint256,uint256,bytes32,uint8,uint16[]))`` (pure)."""
+        """The hash every committee member attests: keccak256(abi.encode(taskId, round, submitted,
+        accepted, globalModel, codec, keccak256(abi.encodePacked(weights)))).
+
+        Solidity: ``verdictHashOf(uint256,uint64,(uint256,uint256,bytes32,uint8,uint16[]))`` (pure).
+        """
         return self.call_function(
             "verdictHashOf(uint256,uint64,(uint256,uint256,bytes32,uint8,uint16[]))",
             taskId,
@@ -1392,12 +1607,17 @@ class ITaskManager(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``withdraw(uint256)`` (nonpayable)."""
+        """Sends `amount` of the caller's internal balance to the caller.
+
+        Checks-effects-interactions with a reentrancy guard. Emits a {Withdrawn} event.
+
+        Solidity: ``withdraw(uint256)`` (nonpayable).
+        """
         return self.transact("withdraw(uint256)", amount, sender=sender, value=value, gas=gas)
 
 
 class ModelRegistry(BoundContract):
-    """Binding of the ``ModelRegistry`` contract."""
+    """Initial, per-round, final and perturbed model digests per task; the M3 request cache."""
 
     CONTRACT_NAME = "ModelRegistry"
     STRUCTS = {}
@@ -1409,7 +1629,11 @@ class ModelRegistry(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> ModelRegistryCachedModelResult:
-        """Solidity: ``cachedModel(bytes32)`` (view)."""
+        """M3 cache: the task that answered `requestKey` and the model to hand out (the perturbed
+        final model when recorded, else the final model); zeros if none.
+
+        Solidity: ``cachedModel(bytes32)`` (view).
+        """
         return ModelRegistryCachedModelResult(
             *self.call_function("cachedModel(bytes32)", requestKey, sender=sender, block=block)
         )
@@ -1421,7 +1645,10 @@ class ModelRegistry(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> tuple[bytes, int]:
-        """Solidity: ``finalModel(uint256)`` (view)."""
+        """The final global model (zero digest until the task finishes).
+
+        Solidity: ``finalModel(uint256)`` (view).
+        """
         return self.call_function("finalModel(uint256)", taskId, sender=sender, block=block)
 
     def initialModel(
@@ -1431,7 +1658,10 @@ class ModelRegistry(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> tuple[bytes, int]:
-        """Solidity: ``initialModel(uint256)`` (view)."""
+        """The task's initial model.
+
+        Solidity: ``initialModel(uint256)`` (view).
+        """
         return self.call_function("initialModel(uint256)", taskId, sender=sender, block=block)
 
     def perturbedModel(
@@ -1441,7 +1671,10 @@ class ModelRegistry(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> tuple[bytes, int]:
-        """Solidity: ``perturbedModel(uint256)`` (view)."""
+        """The DP-perturbed final model (zero digest if none was recorded).
+
+        Solidity: ``perturbedModel(uint256)`` (view).
+        """
         return self.call_function("perturbedModel(uint256)", taskId, sender=sender, block=block)
 
     def recordFinalModel(
@@ -1454,7 +1687,12 @@ class ModelRegistry(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``recordFinalModel(uint256,bytes32,uint8)`` (nonpayable)."""
+        """Records the task's final model and answers its request key in the cache.
+
+        Only the TaskManager. Emits {FinalModelRecorded} and, for a new key, {RequestCached}.
+
+        Solidity: ``recordFinalModel(uint256,bytes32,uint8)`` (nonpayable).
+        """
         return self.transact(
             "recordFinalModel(uint256,bytes32,uint8)",
             taskId,
@@ -1476,7 +1714,12 @@ class ModelRegistry(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``recordInitialModel(uint256,bytes32,uint8,bytes32)`` (nonpayable)."""
+        """Records a new task's initial model and its M3 request key (zero for none).
+
+        Only the TaskManager. Emits an {InitialModelRecorded} event.
+
+        Solidity: ``recordInitialModel(uint256,bytes32,uint8,bytes32)`` (nonpayable).
+        """
         return self.transact(
             "recordInitialModel(uint256,bytes32,uint8,bytes32)",
             taskId,
@@ -1498,7 +1741,12 @@ class ModelRegistry(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``recordPerturbedModel(uint256,bytes32,uint8)`` (nonpayable)."""
+        """Records the DP-perturbed final model the requester receives (M4c).
+
+        Only the TaskManager. Emits a {PerturbedModelRecorded} event.
+
+        Solidity: ``recordPerturbedModel(uint256,bytes32,uint8)`` (nonpayable).
+        """
         return self.transact(
             "recordPerturbedModel(uint256,bytes32,uint8)",
             taskId,
@@ -1520,7 +1768,12 @@ class ModelRegistry(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``recordRoundModel(uint256,uint256,bytes32,uint8)`` (nonpayable)."""
+        """Records round `round`'s finalized global model.
+
+        Only the TaskManager. Emits a {RoundModelRecorded} event.
+
+        Solidity: ``recordRoundModel(uint256,uint256,bytes32,uint8)`` (nonpayable).
+        """
         return self.transact(
             "recordRoundModel(uint256,uint256,bytes32,uint8)",
             taskId,
@@ -1539,7 +1792,10 @@ class ModelRegistry(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> bytes:
-        """Solidity: ``requestKeyOf(uint256)`` (view)."""
+        """The task's M3 request key (zero for none).
+
+        Solidity: ``requestKeyOf(uint256)`` (view).
+        """
         return self.call_function("requestKeyOf(uint256)", taskId, sender=sender, block=block)
 
     def roundModel(
@@ -1550,7 +1806,10 @@ class ModelRegistry(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> tuple[bytes, int]:
-        """Solidity: ``roundModel(uint256,uint256)`` (view)."""
+        """Round `round`'s finalized global model (zero digest if none).
+
+        Solidity: ``roundModel(uint256,uint256)`` (view).
+        """
         return self.call_function(
             "roundModel(uint256,uint256)",
             taskId,
@@ -1567,7 +1826,12 @@ class ModelRegistry(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``setTaskManager(address)`` (nonpayable)."""
+        """Names the TaskManager. Once, by the deployer.
+
+        Emits a {TaskManagerSet} event.
+
+        Solidity: ``setTaskManager(address)`` (nonpayable).
+        """
         return self.transact(
             "setTaskManager(address)",
             taskManager_,
@@ -1582,12 +1846,15 @@ class ModelRegistry(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> str:
-        """Solidity: ``taskManager()`` (view)."""
+        """The TaskManager allowed to write (zero until set).
+
+        Solidity: ``taskManager()`` (view).
+        """
         return self.call_function("taskManager()", sender=sender, block=block)
 
 
 class ParticipantRegistry(BoundContract):
-    """Binding of the ``ParticipantRegistry`` contract."""
+    """Identities, data profiles (M2), reputation (M9) and credits (M10b)."""
 
     CONTRACT_NAME = "ParticipantRegistry"
     STRUCTS = {
@@ -1602,7 +1869,10 @@ class ParticipantRegistry(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> Account:
-        """Solidity: ``accountOf(address)`` (view)."""
+        """The participant's record.
+
+        Solidity: ``accountOf(address)`` (view).
+        """
         return self.call_function("accountOf(address)", participant, sender=sender, block=block)
 
     def addDataProfile(
@@ -1613,7 +1883,12 @@ class ParticipantRegistry(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``addDataProfile((bytes32,bytes32,uint64,bytes32,bytes32,uint64,bytes32))`` (nonpayable)."""
+        """Adds a data profile for the calling client, keyed by its content hash.
+
+        Emits a {DataProfileAdded} event.
+
+        Solidity: ``addDataProfile((bytes32,bytes32,uint64,bytes32,bytes32,uint64,bytes32))`` (nonpayable).
+        """
         return self.transact(
             "addDataProfile((bytes32,bytes32,uint64,bytes32,bytes32,uint64,bytes32))",
             profile,
@@ -1634,7 +1909,13 @@ class ParticipantRegistry(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``applyTaskOutcome(uint256,address,uint256,uint256,uint256)`` (nonpayable)."""
+        """Applies a task's evaluations to `participant`'s current reputation with the M9 rule (bit
+        k of `evaluations` = k-th round accepted) and adds `earned` to its credits.
+
+        Only the TaskManager. Emits a {TaskOutcomeApplied} event.
+
+        Solidity: ``applyTaskOutcome(uint256,address,uint256,uint256,uint256)`` (nonpayable).
+        """
         return self.transact(
             "applyTaskOutcome(uint256,address,uint256,uint256,uint256)",
             taskId,
@@ -1657,7 +1938,12 @@ class ParticipantRegistry(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``awardCredits(uint256,address,uint256)`` (nonpayable)."""
+        """Adds credits without a reputation change (e.g. the contribution policy's leader cut).
+
+        Only the TaskManager. Emits a {CreditsAwarded} event.
+
+        Solidity: ``awardCredits(uint256,address,uint256)`` (nonpayable).
+        """
         return self.transact(
             "awardCredits(uint256,address,uint256)",
             taskId,
@@ -1674,7 +1960,10 @@ class ParticipantRegistry(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> int:
-        """Solidity: ``baseCredits()`` (view)."""
+        """Base credits C_base granted at registration.
+
+        Solidity: ``baseCredits()`` (view).
+        """
         return self.call_function("baseCredits()", sender=sender, block=block)
 
     def creditsOf(
@@ -1684,7 +1973,10 @@ class ParticipantRegistry(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> int:
-        """Solidity: ``creditsOf(address)`` (view)."""
+        """Credits C = C_base + C_obtain of `participant` (0 for the unregistered).
+
+        Solidity: ``creditsOf(address)`` (view).
+        """
         return self.call_function("creditsOf(address)", participant, sender=sender, block=block)
 
     def eligibility(
@@ -1695,7 +1987,11 @@ class ParticipantRegistry(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> ParticipantRegistryEligibilityResult:
-        """Solidity: ``eligibility(address,bytes32)`` (view)."""
+        """Roles (bit 0 client, bit 1 miner), reputation and whether `client` has at least one
+        profile in `category`: what the TaskManager checks when someone joins.
+
+        Solidity: ``eligibility(address,bytes32)`` (view).
+        """
         return ParticipantRegistryEligibilityResult(
             *self.call_function(
                 "eligibility(address,bytes32)",
@@ -1712,7 +2008,10 @@ class ParticipantRegistry(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> int:
-        """Solidity: ``gammaMax()`` (view)."""
+        """Maximum reputation gammamax.
+
+        Solidity: ``gammaMax()`` (view).
+        """
         return self.call_function("gammaMax()", sender=sender, block=block)
 
     def profileCategory(
@@ -1723,7 +2022,10 @@ class ParticipantRegistry(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> bytes:
-        """Solidity: ``profileCategory(address,bytes32)`` (view)."""
+        """Category of `client`'s profile keyed by `contentHash` (zero if none).
+
+        Solidity: ``profileCategory(address,bytes32)`` (view).
+        """
         return self.call_function(
             "profileCategory(address,bytes32)",
             client,
@@ -1740,7 +2042,10 @@ class ParticipantRegistry(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> int:
-        """Solidity: ``profileCount(address,bytes32)`` (view)."""
+        """Number of `client`'s profiles in `category`.
+
+        Solidity: ``profileCount(address,bytes32)`` (view).
+        """
         return self.call_function(
             "profileCount(address,bytes32)",
             client,
@@ -1756,7 +2061,12 @@ class ParticipantRegistry(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``registerClient()`` (nonpayable)."""
+        """Registers the caller as a client (reputation starts at the threshold h).
+
+        Emits a {ParticipantRegistered} event.
+
+        Solidity: ``registerClient()`` (nonpayable).
+        """
         return self.transact("registerClient()", sender=sender, value=value, gas=gas)
 
     def registerMiner(
@@ -1766,7 +2076,12 @@ class ParticipantRegistry(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``registerMiner()`` (nonpayable)."""
+        """Registers the caller as a miner (verifier / committee candidate).
+
+        Emits a {ParticipantRegistered} event.
+
+        Solidity: ``registerMiner()`` (nonpayable).
+        """
         return self.transact("registerMiner()", sender=sender, value=value, gas=gas)
 
     def removeDataProfile(
@@ -1777,7 +2092,12 @@ class ParticipantRegistry(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``removeDataProfile(bytes32)`` (nonpayable)."""
+        """Removes the caller's profile keyed by `contentHash`.
+
+        Emits a {DataProfileRemoved} event.
+
+        Solidity: ``removeDataProfile(bytes32)`` (nonpayable).
+        """
         return self.transact(
             "removeDataProfile(bytes32)",
             contentHash,
@@ -1793,7 +2113,10 @@ class ParticipantRegistry(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> int:
-        """Solidity: ``reputationOf(address)`` (view)."""
+        """M9 reputation gamma of `participant` (0 for the unregistered).
+
+        Solidity: ``reputationOf(address)`` (view).
+        """
         return self.call_function("reputationOf(address)", participant, sender=sender, block=block)
 
     def setTaskManager(
@@ -1804,7 +2127,12 @@ class ParticipantRegistry(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``setTaskManager(address)`` (nonpayable)."""
+        """Names the TaskManager, the only writer of reputation and credits. Once, by the deployer.
+
+        Emits a {TaskManagerSet} event.
+
+        Solidity: ``setTaskManager(address)`` (nonpayable).
+        """
         return self.transact(
             "setTaskManager(address)",
             taskManager_,
@@ -1819,7 +2147,10 @@ class ParticipantRegistry(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> str:
-        """Solidity: ``taskManager()`` (view)."""
+        """The TaskManager allowed to write reputation and credits (zero until set).
+
+        Solidity: ``taskManager()`` (view).
+        """
         return self.call_function("taskManager()", sender=sender, block=block)
 
     def threshold(
@@ -1828,96 +2159,15 @@ class ParticipantRegistry(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> int:
-        """Solidity: ``threshold()`` (view)."""
+        """Threshold h (also the initial reputation).
+
+        Solidity: ``threshold()`` (view).
+        """
         return self.call_function("threshold()", sender=sender, block=block)
 
 
-class TaskJoins(BoundContract):
-    """Binding of the ``TaskJoins`` contract."""
-
-    CONTRACT_NAME = "TaskJoins"
-    STRUCTS = {
-        "ITaskTypes.JoinSignature": JoinSignature,
-        "ITaskTypes.TaskSpec": TaskSpec,
-        "ITaskTypes.Verdict": Verdict,
-    }
-
-    def eip712Domain(
-        self,
-        *,
-        sender: LocalAccount | str | None = None,
-        block: BlockId = "latest",
-    ) -> TaskJoinsEip712DomainResult:
-        """Solidity: ``eip712Domain()`` (view)."""
-        return TaskJoinsEip712DomainResult(
-            *self.call_function("eip712Domain()", sender=sender, block=block)
-        )
-
-    def joinAsClient(
-        self,
-        taskId: int,
-        *,
-        sender: LocalAccount,
-        value: int = 0,
-        gas: int | None = None,
-    ) -> TxResult:
-        """Solidity: ``joinAsClient(uint256)`` (payable)."""
-        return self.transact("joinAsClient(uint256)", taskId, sender=sender, value=value, gas=gas)
-
-    def joinClientsBySig(
-        self,
-        taskId: int,
-        permits: list[JoinSignature],
-        *,
-        sender: LocalAccount,
-        value: int = 0,
-        gas: int | None = None,
-    ) -> TxResult:
-        """Solidity: ``joinClientsBySig(uint256,(uint8,bytes32,bytes32)[])`` (nonpayable)."""
-        return self.transact(
-            "joinClientsBySig(uint256,(uint8,bytes32,bytes32)[])",
-            taskId,
-            permits,
-            sender=sender,
-            value=value,
-            gas=gas,
-        )
-
-
-class TaskLedger(BoundContract):
-    """Binding of the ``TaskLedger`` contract."""
-
-    CONTRACT_NAME = "TaskLedger"
-    STRUCTS = {"ITaskTypes.TaskSpec": TaskSpec, "ITaskTypes.Verdict": Verdict}
-
-    def balanceOf(
-        self,
-        account: str,
-        *,
-        sender: LocalAccount | str | None = None,
-        block: BlockId = "latest",
-    ) -> int:
-        """Solidity: ``balanceOf(address)`` (view)."""
-        return self.call_function("balanceOf(address)", account, sender=sender, block=block)
-
-    def deposit(self, *, sender: LocalAccount, value: int = 0, gas: int | None = None) -> TxResult:
-        """Solidity: ``deposit()`` (payable)."""
-        return self.transact("deposit()", sender=sender, value=value, gas=gas)
-
-    def withdraw(
-        self,
-        amount: int,
-        *,
-        sender: LocalAccount,
-        value: int = 0,
-        gas: int | None = None,
-    ) -> TxResult:
-        """Solidity: ``withdraw(uint256)`` (nonpayable)."""
-        return self.transact("withdraw(uint256)", amount, sender=sender, value=value, gas=gas)
-
-
 class TaskManager(BoundContract):
-    """Binding of the ``TaskManager`` contract."""
+    """The FedChain task protocol (see {ITaskManager}; bind its address with that ABI)."""
 
     CONTRACT_NAME = "TaskManager"
     STRUCTS = {
@@ -1938,7 +2188,10 @@ class TaskManager(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``attestVerdict(uint256,uint64,bytes32)`` (nonpayable)."""
+        """See {ITaskManager-attestVerdict}.
+
+        Solidity: ``attestVerdict(uint256,uint64,bytes32)`` (nonpayable).
+        """
         return self.transact(
             "attestVerdict(uint256,uint64,bytes32)",
             taskId,
@@ -1956,11 +2209,17 @@ class TaskManager(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> int:
-        """Solidity: ``balanceOf(address)`` (view)."""
+        """See {ITaskManager-balanceOf}.
+
+        Solidity: ``balanceOf(address)`` (view).
+        """
         return self.call_function("balanceOf(address)", account, sender=sender, block=block)
 
     def deposit(self, *, sender: LocalAccount, value: int = 0, gas: int | None = None) -> TxResult:
-        """Solidity: ``deposit()`` (payable)."""
+        """See {ITaskManager-deposit}.
+
+        Solidity: ``deposit()`` (payable).
+        """
         return self.transact("deposit()", sender=sender, value=value, gas=gas)
 
     def eip712Domain(
@@ -1969,7 +2228,11 @@ class TaskManager(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> TaskManagerEip712DomainResult:
-        """Solidity: ``eip712Domain()`` (view)."""
+        """returns the fields and values that describe the domain separator used by this contract
+        for EIP-712 signature.
+
+        Solidity: ``eip712Domain()`` (view).
+        """
         return TaskManagerEip712DomainResult(
             *self.call_function("eip712Domain()", sender=sender, block=block)
         )
@@ -1980,7 +2243,10 @@ class TaskManager(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> str:
-        """Solidity: ``extension()`` (view)."""
+        """The extension every selector not implemented here is forwarded to.
+
+        Solidity: ``extension()`` (view).
+        """
         return self.call_function("extension()", sender=sender, block=block)
 
     def joinAsClient(
@@ -1991,7 +2257,10 @@ class TaskManager(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``joinAsClient(uint256)`` (payable)."""
+        """See {ITaskManager-joinAsClient}.
+
+        Solidity: ``joinAsClient(uint256)`` (payable).
+        """
         return self.transact("joinAsClient(uint256)", taskId, sender=sender, value=value, gas=gas)
 
     def joinClientsBySig(
@@ -2003,7 +2272,10 @@ class TaskManager(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``joinClientsBySig(uint256,(uint8,bytes32,bytes32)[])`` (nonpayable)."""
+        """See {ITaskManager-joinClientsBySig}.
+
+        Solidity: ``joinClientsBySig(uint256,(uint8,bytes32,bytes32)[])`` (nonpayable).
+        """
         return self.transact(
             "joinClientsBySig(uint256,(uint8,bytes32,bytes32)[])",
             taskId,
@@ -2024,7 +2296,10 @@ class TaskManager(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``postVerdict(uint256,uint64,(uint256,uint256,bytes32,uint8,uint16[]),(bytes32,bytes32)[])`` (nonpayable)."""
+        """See {ITaskManager-postVerdict}.
+
+        Solidity: ``postVerdict(uint256,uint64,(uint256,uint256,bytes32,uint8,uint16[]),(bytes32,bytes32)[])`` (nonpayable).
+        """
         return self.transact(
             "postVerdict(uint256,uint64,(uint256,uint256,bytes32,uint8,uint16[]),(bytes32,bytes32)[])",
             taskId,
@@ -2044,7 +2319,10 @@ class TaskManager(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``replaceLeader(uint256)`` (nonpayable)."""
+        """See {ITaskManager-replaceLeader}.
+
+        Solidity: ``replaceLeader(uint256)`` (nonpayable).
+        """
         return self.transact("replaceLeader(uint256)", taskId, sender=sender, value=value, gas=gas)
 
     def settle(
@@ -2056,7 +2334,10 @@ class TaskManager(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``settle(uint256,address)`` (nonpayable)."""
+        """See {ITaskManager-settle}.
+
+        Solidity: ``settle(uint256,address)`` (nonpayable).
+        """
         return self.transact(
             "settle(uint256,address)",
             taskId,
@@ -2075,7 +2356,10 @@ class TaskManager(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``settleMany(uint256,address[])`` (nonpayable)."""
+        """See {ITaskManager-settleMany}.
+
+        Solidity: ``settleMany(uint256,address[])`` (nonpayable).
+        """
         return self.transact(
             "settleMany(uint256,address[])",
             taskId,
@@ -2097,7 +2381,17 @@ class TaskManager(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``submitUpdate(uint256,uint64,bytes32,uint32,uint8)`` (nonpayable)."""
+        """See {ITaskManager-submitUpdate}.
+
+        The direct path reads two cold slots (the task's state word, the caller's account word),
+        writes nothing and emits one event; see docs/contracts.md, "Gas". The common case (task
+        running, right round, before the deadline, valid codec and sample count, the caller an
+        inline client member) is checked in assembly; anything else goes to {_submitSlowPath},
+        which either finds a membership in the overflow mapping or reverts with the precise
+        error.
+
+        Solidity: ``submitUpdate(uint256,uint64,bytes32,uint32,uint8)`` (nonpayable).
+        """
         return self.transact(
             "submitUpdate(uint256,uint64,bytes32,uint32,uint8)",
             taskId,
@@ -2120,7 +2414,10 @@ class TaskManager(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``submitUpdatesBySig(uint256,uint64,(bytes32,uint32,uint8,bytes32,bytes32)[])`` (nonpayable)."""
+        """See {ITaskManager-submitUpdatesBySig}.
+
+        Solidity: ``submitUpdatesBySig(uint256,uint64,(bytes32,uint32,uint8,bytes32,bytes32)[])`` (nonpayable).
+        """
         return self.transact(
             "submitUpdatesBySig(uint256,uint64,(bytes32,uint32,uint8,bytes32,bytes32)[])",
             taskId,
@@ -2139,12 +2436,18 @@ class TaskManager(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``withdraw(uint256)`` (nonpayable)."""
+        """See {ITaskManager-withdraw}.
+
+        Solidity: ``withdraw(uint256)`` (nonpayable).
+        """
         return self.transact("withdraw(uint256)", amount, sender=sender, value=value, gas=gas)
 
 
 class TaskManagerExtension(BoundContract):
-    """Binding of the ``TaskManagerExtension`` contract."""
+    """The second half of {TaskManager}: task creation, miner joins, start, cancellation and
+    the views. It only runs by DELEGATECALL from TaskManager (in TaskManager's storage);
+    calling it directly reverts for every state-changing function.
+    """
 
     CONTRACT_NAME = "TaskManagerExtension"
     STRUCTS = {
@@ -2163,7 +2466,10 @@ class TaskManagerExtension(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> int:
-        """Solidity: ``acceptedBitmap(uint256,uint64)`` (view)."""
+        """See {ITaskManager-acceptedBitmap}.
+
+        Solidity: ``acceptedBitmap(uint256,uint64)`` (view).
+        """
         return self.call_function(
             "acceptedBitmap(uint256,uint64)",
             taskId,
@@ -2180,7 +2486,10 @@ class TaskManagerExtension(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``cancelTask(uint256)`` (nonpayable)."""
+        """See {ITaskManager-cancelTask}.
+
+        Solidity: ``cancelTask(uint256)`` (nonpayable).
+        """
         return self.transact("cancelTask(uint256)", taskId, sender=sender, value=value, gas=gas)
 
     def clientWeight(
@@ -2192,7 +2501,10 @@ class TaskManagerExtension(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> int:
-        """Solidity: ``clientWeight(uint256,uint64,uint256)`` (view)."""
+        """See {ITaskManager-clientWeight}.
+
+        Solidity: ``clientWeight(uint256,uint64,uint256)`` (view).
+        """
         return self.call_function(
             "clientWeight(uint256,uint64,uint256)",
             taskId,
@@ -2210,7 +2522,10 @@ class TaskManagerExtension(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> list[str]:
-        """Solidity: ``committee(uint256,uint64)`` (view)."""
+        """See {ITaskManager-committee}.
+
+        Solidity: ``committee(uint256,uint64)`` (view).
+        """
         return self.call_function(
             "committee(uint256,uint64)",
             taskId,
@@ -2227,7 +2542,10 @@ class TaskManagerExtension(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``createTask((bytes32,bytes32,uint8,bytes32,bytes32,uint16,uint64,uint32,uint32,uint128,uint128,uint16,uint88,uint88,uint16,uint8,uint8,uint8))`` (payable)."""
+        """See {ITaskManager-createTask}.
+
+        Solidity: ``createTask((bytes32,bytes32,uint8,bytes32,bytes32,uint16,uint64,uint32,uint32,uint128,uint128,uint16,uint88,uint88,uint16,uint8,uint8,uint8))`` (payable).
+        """
         return self.transact(
             "createTask((bytes32,bytes32,uint8,bytes32,bytes32,uint16,uint64,uint32,uint32,uint128,uint128,uint16,uint88,uint88,uint16,uint8,uint8,uint8))",
             spec,
@@ -2243,7 +2561,10 @@ class TaskManagerExtension(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> str:
-        """Solidity: ``currentLeader(uint256)`` (view)."""
+        """See {ITaskManager-currentLeader}.
+
+        Solidity: ``currentLeader(uint256)`` (view).
+        """
         return self.call_function("currentLeader(uint256)", taskId, sender=sender, block=block)
 
     def domainSeparator(
@@ -2252,7 +2573,10 @@ class TaskManagerExtension(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> bytes:
-        """Solidity: ``domainSeparator()`` (view)."""
+        """See {ITaskManager-domainSeparator}.
+
+        Solidity: ``domainSeparator()`` (view).
+        """
         return self.call_function("domainSeparator()", sender=sender, block=block)
 
     def eip712Domain(
@@ -2261,7 +2585,11 @@ class TaskManagerExtension(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> TaskManagerExtensionEip712DomainResult:
-        """Solidity: ``eip712Domain()`` (view)."""
+        """returns the fields and values that describe the domain separator used by this contract
+        for EIP-712 signature.
+
+        Solidity: ``eip712Domain()`` (view).
+        """
         return TaskManagerExtensionEip712DomainResult(
             *self.call_function("eip712Domain()", sender=sender, block=block)
         )
@@ -2275,7 +2603,10 @@ class TaskManagerExtension(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> bytes:
-        """Solidity: ``hashAttestation(uint256,uint64,bytes32)`` (view)."""
+        """See {ITaskManager-hashAttestation}.
+
+        Solidity: ``hashAttestation(uint256,uint64,bytes32)`` (view).
+        """
         return self.call_function(
             "hashAttestation(uint256,uint64,bytes32)",
             taskId,
@@ -2293,7 +2624,10 @@ class TaskManagerExtension(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> bytes:
-        """Solidity: ``hashJoin(uint256,uint256)`` (view)."""
+        """See {ITaskManager-hashJoin}.
+
+        Solidity: ``hashJoin(uint256,uint256)`` (view).
+        """
         return self.call_function(
             "hashJoin(uint256,uint256)",
             taskId,
@@ -2313,7 +2647,10 @@ class TaskManagerExtension(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> bytes:
-        """Solidity: ``hashUpdate(uint256,uint64,bytes32,uint32,uint8)`` (view)."""
+        """See {ITaskManager-hashUpdate}.
+
+        Solidity: ``hashUpdate(uint256,uint64,bytes32,uint32,uint8)`` (view).
+        """
         return self.call_function(
             "hashUpdate(uint256,uint64,bytes32,uint32,uint8)",
             taskId,
@@ -2334,7 +2671,10 @@ class TaskManagerExtension(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``joinAsMiner(uint256,uint256)`` (payable)."""
+        """See {ITaskManager-joinAsMiner}.
+
+        Solidity: ``joinAsMiner(uint256,uint256)`` (payable).
+        """
         return self.transact(
             "joinAsMiner(uint256,uint256)",
             taskId,
@@ -2352,7 +2692,10 @@ class TaskManagerExtension(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> MemberInfo:
-        """Solidity: ``memberOf(uint256,address)`` (view)."""
+        """See {ITaskManager-memberOf}.
+
+        Solidity: ``memberOf(uint256,address)`` (view).
+        """
         return self.call_function(
             "memberOf(uint256,address)",
             taskId,
@@ -2369,7 +2712,10 @@ class TaskManagerExtension(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> tuple[str, int]:
-        """Solidity: ``minerAt(uint256,uint256)`` (view)."""
+        """See {ITaskManager-minerAt}.
+
+        Solidity: ``minerAt(uint256,uint256)`` (view).
+        """
         return self.call_function(
             "minerAt(uint256,uint256)",
             taskId,
@@ -2379,7 +2725,10 @@ class TaskManagerExtension(BoundContract):
         )
 
     def models(self, *, sender: LocalAccount | str | None = None, block: BlockId = "latest") -> str:
-        """Solidity: ``models()`` (view)."""
+        """See {ITaskManager-models}.
+
+        Solidity: ``models()`` (view).
+        """
         return self.call_function("models()", sender=sender, block=block)
 
     def offensesOf(
@@ -2390,7 +2739,10 @@ class TaskManagerExtension(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> int:
-        """Solidity: ``offensesOf(uint256,uint256)`` (view)."""
+        """See {ITaskManager-offensesOf}.
+
+        Solidity: ``offensesOf(uint256,uint256)`` (view).
+        """
         return self.call_function(
             "offensesOf(uint256,uint256)",
             taskId,
@@ -2406,7 +2758,10 @@ class TaskManagerExtension(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> bytes:
-        """Solidity: ``pendingVerdictHash(uint256)`` (view)."""
+        """See {ITaskManager-pendingVerdictHash}.
+
+        Solidity: ``pendingVerdictHash(uint256)`` (view).
+        """
         return self.call_function("pendingVerdictHash(uint256)", taskId, sender=sender, block=block)
 
     def previewClientSettlement(
@@ -2417,7 +2772,10 @@ class TaskManagerExtension(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> ClientOutcome:
-        """Solidity: ``previewClientSettlement(uint256,address)`` (view)."""
+        """See {ITaskManager-previewClientSettlement}.
+
+        Solidity: ``previewClientSettlement(uint256,address)`` (view).
+        """
         return self.call_function(
             "previewClientSettlement(uint256,address)",
             taskId,
@@ -2434,7 +2792,10 @@ class TaskManagerExtension(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> TaskManagerExtensionPreviewMinerSettlementResult:
-        """Solidity: ``previewMinerSettlement(uint256,address)`` (view)."""
+        """See {ITaskManager-previewMinerSettlement}.
+
+        Solidity: ``previewMinerSettlement(uint256,address)`` (view).
+        """
         return TaskManagerExtensionPreviewMinerSettlementResult(
             *self.call_function(
                 "previewMinerSettlement(uint256,address)",
@@ -2455,7 +2816,10 @@ class TaskManagerExtension(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``publishPerturbedModel(uint256,bytes32,uint8)`` (nonpayable)."""
+        """See {ITaskManager-publishPerturbedModel}.
+
+        Solidity: ``publishPerturbedModel(uint256,bytes32,uint8)`` (nonpayable).
+        """
         return self.transact(
             "publishPerturbedModel(uint256,bytes32,uint8)",
             taskId,
@@ -2473,7 +2837,10 @@ class TaskManagerExtension(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> int:
-        """Solidity: ``quorum(uint256)`` (view)."""
+        """See {ITaskManager-quorum}.
+
+        Solidity: ``quorum(uint256)`` (view).
+        """
         return self.call_function("quorum(uint256)", taskId, sender=sender, block=block)
 
     def registry(
@@ -2482,7 +2849,10 @@ class TaskManagerExtension(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> str:
-        """Solidity: ``registry()`` (view)."""
+        """See {ITaskManager-registry}.
+
+        Solidity: ``registry()`` (view).
+        """
         return self.call_function("registry()", sender=sender, block=block)
 
     def slashBps(
@@ -2491,7 +2861,10 @@ class TaskManagerExtension(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> int:
-        """Solidity: ``slashBps()`` (view)."""
+        """See {ITaskManager-slashBps}.
+
+        Solidity: ``slashBps()`` (view).
+        """
         return self.call_function("slashBps()", sender=sender, block=block)
 
     def startTask(
@@ -2502,7 +2875,10 @@ class TaskManagerExtension(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Solidity: ``startTask(uint256)`` (nonpayable)."""
+        """See {ITaskManager-startTask}.
+
+        Solidity: ``startTask(uint256)`` (nonpayable).
+        """
         return self.transact("startTask(uint256)", taskId, sender=sender, value=value, gas=gas)
 
     def taskCount(
@@ -2511,7 +2887,10 @@ class TaskManagerExtension(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> int:
-        """Solidity: ``taskCount()`` (view)."""
+        """See {ITaskManager-taskCount}.
+
+        Solidity: ``taskCount()`` (view).
+        """
         return self.call_function("taskCount()", sender=sender, block=block)
 
     def taskInfo(
@@ -2521,7 +2900,10 @@ class TaskManagerExtension(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> TaskInfo:
-        """Solidity: ``taskInfo(uint256)`` (view)."""
+        """See {ITaskManager-taskInfo}.
+
+        Solidity: ``taskInfo(uint256)`` (view).
+        """
         return self.call_function("taskInfo(uint256)", taskId, sender=sender, block=block)
 
     def taskPot(
@@ -2531,7 +2913,10 @@ class TaskManagerExtension(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> int:
-        """Solidity: ``taskPot(uint256)`` (view)."""
+        """See {ITaskManager-taskPot}.
+
+        Solidity: ``taskPot(uint256)`` (view).
+        """
         return self.call_function("taskPot(uint256)", taskId, sender=sender, block=block)
 
     def verdictHashOf(
@@ -2543,612 +2928,10 @@ class TaskManagerExtension(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> bytes:
-        """Solidity: ``verdictHashOf(uint256,uint64,(uint256,uint256,bytes32,uint8,uint16[]))`` (pure)."""
-        return self.call_function(
-            "verdictHashOf(uint256,uint64,(uint256,uint256,bytes32,uint8,uint16[]))",
-            taskId,
-            round,
-            verdict,
-            sender=sender,
-            block=block,
-        )
+        """See {ITaskManager-verdictHashOf}.
 
-
-class TaskRounds(BoundContract):
-    """Binding of the ``TaskRounds`` contract."""
-
-    CONTRACT_NAME = "TaskRounds"
-    STRUCTS = {
-        "ITaskTypes.AttestationSignature": AttestationSignature,
-        "ITaskTypes.SignedUpdate": SignedUpdate,
-        "ITaskTypes.TaskSpec": TaskSpec,
-        "ITaskTypes.Verdict": Verdict,
-    }
-
-    def attestVerdict(
-        self,
-        taskId: int,
-        round: int,
-        verdictHash: bytes,
-        *,
-        sender: LocalAccount,
-        value: int = 0,
-        gas: int | None = None,
-    ) -> TxResult:
-        """Solidity: ``attestVerdict(uint256,uint64,bytes32)`` (nonpayable)."""
-        return self.transact(
-            "attestVerdict(uint256,uint64,bytes32)",
-            taskId,
-            round,
-            verdictHash,
-            sender=sender,
-            value=value,
-            gas=gas,
-        )
-
-    def eip712Domain(
-        self,
-        *,
-        sender: LocalAccount | str | None = None,
-        block: BlockId = "latest",
-    ) -> TaskRoundsEip712DomainResult:
-        """Solidity: ``eip712Domain()`` (view)."""
-        return TaskRoundsEip712DomainResult(
-            *self.call_function("eip712Domain()", sender=sender, block=block)
-        )
-
-    def postVerdict(
-        self,
-        taskId: int,
-        round: int,
-        verdict: Verdict,
-        attestations: list[AttestationSignature],
-        *,
-        sender: LocalAccount,
-        value: int = 0,
-        gas: int | None = None,
-    ) -> TxResult:
-        """Solidity: ``postVerdict(uint256,uint64,(uint256,uint256,bytes32,uint8,uint16[]),(bytes32,bytes32)[])`` (nonpayable)."""
-        return self.transact(
-            "postVerdict(uint256,uint64,(uint256,uint256,bytes32,uint8,uint16[]),(bytes32,bytes32)[])",
-            taskId,
-            round,
-            verdict,
-            attestations,
-            sender=sender,
-            value=value,
-            gas=gas,
-        )
-
-    def replaceLeader(
-        self,
-        taskId: int,
-        *,
-        sender: LocalAccount,
-        value: int = 0,
-        gas: int | None = None,
-    ) -> TxResult:
-        """Solidity: ``replaceLeader(uint256)`` (nonpayable)."""
-        return self.transact("replaceLeader(uint256)", taskId, sender=sender, value=value, gas=gas)
-
-    def submitUpdate(
-        self,
-        taskId: int,
-        round: int,
-        digest: bytes,
-        numSamples: int,
-        codec: int,
-        *,
-        sender: LocalAccount,
-        value: int = 0,
-        gas: int | None = None,
-    ) -> TxResult:
-        """Solidity: ``submitUpdate(uint256,uint64,bytes32,uint32,uint8)`` (nonpayable)."""
-        return self.transact(
-            "submitUpdate(uint256,uint64,bytes32,uint32,uint8)",
-            taskId,
-            round,
-            digest,
-            numSamples,
-            codec,
-            sender=sender,
-            value=value,
-            gas=gas,
-        )
-
-    def submitUpdatesBySig(
-        self,
-        taskId: int,
-        round: int,
-        updates: list[SignedUpdate],
-        *,
-        sender: LocalAccount,
-        value: int = 0,
-        gas: int | None = None,
-    ) -> TxResult:
-        """Solidity: ``submitUpdatesBySig(uint256,uint64,(bytes32,uint32,uint8,bytes32,bytes32)[])`` (nonpayable)."""
-        return self.transact(
-            "submitUpdatesBySig(uint256,uint64,(bytes32,uint32,uint8,bytes32,bytes32)[])",
-            taskId,
-            round,
-            updates,
-            sender=sender,
-            value=value,
-            gas=gas,
-        )
-
-
-class TaskSettlement(BoundContract):
-    """Binding of the ``TaskSettlement`` contract."""
-
-    CONTRACT_NAME = "TaskSettlement"
-    STRUCTS = {"ITaskTypes.TaskSpec": TaskSpec, "ITaskTypes.Verdict": Verdict}
-
-    def settle(
-        self,
-        taskId: int,
-        participant: str,
-        *,
-        sender: LocalAccount,
-        value: int = 0,
-        gas: int | None = None,
-    ) -> TxResult:
-        """Solidity: ``settle(uint256,address)`` (nonpayable)."""
-        return self.transact(
-            "settle(uint256,address)",
-            taskId,
-            participant,
-            sender=sender,
-            value=value,
-            gas=gas,
-        )
-
-    def settleMany(
-        self,
-        taskId: int,
-        participants: list[str],
-        *,
-        sender: LocalAccount,
-        value: int = 0,
-        gas: int | None = None,
-    ) -> TxResult:
-        """Solidity: ``settleMany(uint256,address[])`` (nonpayable)."""
-        return self.transact(
-            "settleMany(uint256,address[])",
-            taskId,
-            participants,
-            sender=sender,
-            value=value,
-            gas=gas,
-        )
-
-
-class TaskSetup(BoundContract):
-    """Binding of the ``TaskSetup`` contract."""
-
-    CONTRACT_NAME = "TaskSetup"
-    STRUCTS = {"ITaskTypes.TaskSpec": TaskSpec, "ITaskTypes.Verdict": Verdict}
-
-    def cancelTask(
-        self,
-        taskId: int,
-        *,
-        sender: LocalAccount,
-        value: int = 0,
-        gas: int | None = None,
-    ) -> TxResult:
-        """Solidity: ``cancelTask(uint256)`` (nonpayable)."""
-        return self.transact("cancelTask(uint256)", taskId, sender=sender, value=value, gas=gas)
-
-    def createTask(
-        self,
-        spec: TaskSpec,
-        *,
-        sender: LocalAccount,
-        value: int = 0,
-        gas: int | None = None,
-    ) -> TxResult:
-        """Solidity: ``createTask((bytes32,bytes32,uint8,bytes32,bytes32,uint16,uint64,uint32,uint32,uint128,uint128,uint16,uint88,uint88,uint16,uint8,uint8,uint8))`` (payable)."""
-        return self.transact(
-            "createTask((bytes32,bytes32,uint8,bytes32,bytes32,uint16,uint64,uint32,uint32,uint128,uint128,uint16,uint88,uint88,uint16,uint8,uint8,uint8))",
-            spec,
-            sender=sender,
-            value=value,
-            gas=gas,
-        )
-
-    def joinAsMiner(
-        self,
-        taskId: int,
-        stake: int,
-        *,
-        sender: LocalAccount,
-        value: int = 0,
-        gas: int | None = None,
-    ) -> TxResult:
-        """Solidity: ``joinAsMiner(uint256,uint256)`` (payable)."""
-        return self.transact(
-            "joinAsMiner(uint256,uint256)",
-            taskId,
-            stake,
-            sender=sender,
-            value=value,
-            gas=gas,
-        )
-
-    def publishPerturbedModel(
-        self,
-        taskId: int,
-        digest: bytes,
-        codec: int,
-        *,
-        sender: LocalAccount,
-        value: int = 0,
-        gas: int | None = None,
-    ) -> TxResult:
-        """Solidity: ``publishPerturbedModel(uint256,bytes32,uint8)`` (nonpayable)."""
-        return self.transact(
-            "publishPerturbedModel(uint256,bytes32,uint8)",
-            taskId,
-            digest,
-            codec,
-            sender=sender,
-            value=value,
-            gas=gas,
-        )
-
-    def startTask(
-        self,
-        taskId: int,
-        *,
-        sender: LocalAccount,
-        value: int = 0,
-        gas: int | None = None,
-    ) -> TxResult:
-        """Solidity: ``startTask(uint256)`` (nonpayable)."""
-        return self.transact("startTask(uint256)", taskId, sender=sender, value=value, gas=gas)
-
-
-class TaskSignatures(BoundContract):
-    """Binding of the ``TaskSignatures`` contract."""
-
-    CONTRACT_NAME = "TaskSignatures"
-    STRUCTS = {"ITaskTypes.TaskSpec": TaskSpec, "ITaskTypes.Verdict": Verdict}
-
-    def eip712Domain(
-        self,
-        *,
-        sender: LocalAccount | str | None = None,
-        block: BlockId = "latest",
-    ) -> TaskSignaturesEip712DomainResult:
-        """Solidity: ``eip712Domain()`` (view)."""
-        return TaskSignaturesEip712DomainResult(
-            *self.call_function("eip712Domain()", sender=sender, block=block)
-        )
-
-
-class TaskViews(BoundContract):
-    """Binding of the ``TaskViews`` contract."""
-
-    CONTRACT_NAME = "TaskViews"
-    STRUCTS = {
-        "ITaskTypes.ClientOutcome": ClientOutcome,
-        "ITaskTypes.MemberInfo": MemberInfo,
-        "ITaskTypes.TaskInfo": TaskInfo,
-        "ITaskTypes.TaskSpec": TaskSpec,
-        "ITaskTypes.Verdict": Verdict,
-    }
-
-    def acceptedBitmap(
-        self,
-        taskId: int,
-        round: int,
-        *,
-        sender: LocalAccount | str | None = None,
-        block: BlockId = "latest",
-    ) -> int:
-        """Solidity: ``acceptedBitmap(uint256,uint64)`` (view)."""
-        return self.call_function(
-            "acceptedBitmap(uint256,uint64)",
-            taskId,
-            round,
-            sender=sender,
-            block=block,
-        )
-
-    def clientWeight(
-        self,
-        taskId: int,
-        round: int,
-        index: int,
-        *,
-        sender: LocalAccount | str | None = None,
-        block: BlockId = "latest",
-    ) -> int:
-        """Solidity: ``clientWeight(uint256,uint64,uint256)`` (view)."""
-        return self.call_function(
-            "clientWeight(uint256,uint64,uint256)",
-            taskId,
-            round,
-            index,
-            sender=sender,
-            block=block,
-        )
-
-    def committee(
-        self,
-        taskId: int,
-        round: int,
-        *,
-        sender: LocalAccount | str | None = None,
-        block: BlockId = "latest",
-    ) -> list[str]:
-        """Solidity: ``committee(uint256,uint64)`` (view)."""
-        return self.call_function(
-            "committee(uint256,uint64)",
-            taskId,
-            round,
-            sender=sender,
-            block=block,
-        )
-
-    def currentLeader(
-        self,
-        taskId: int,
-        *,
-        sender: LocalAccount | str | None = None,
-        block: BlockId = "latest",
-    ) -> str:
-        """Solidity: ``currentLeader(uint256)`` (view)."""
-        return self.call_function("currentLeader(uint256)", taskId, sender=sender, block=block)
-
-    def domainSeparator(
-        self,
-        *,
-        sender: LocalAccount | str | None = None,
-        block: BlockId = "latest",
-    ) -> bytes:
-        """Solidity: ``domainSeparator()`` (view)."""
-        return self.call_function("domainSeparator()", sender=sender, block=block)
-
-    def eip712Domain(
-        self,
-        *,
-        sender: LocalAccount | str | None = None,
-        block: BlockId = "latest",
-    ) -> TaskViewsEip712DomainResult:
-        """Solidity: ``eip712Domain()`` (view)."""
-        return TaskViewsEip712DomainResult(
-            *self.call_function("eip712Domain()", sender=sender, block=block)
-        )
-
-    def hashAttestation(
-        self,
-        taskId: int,
-        round: int,
-        verdictHash: bytes,
-        *,
-        sender: LocalAccount | str | None = None,
-        block: BlockId = "latest",
-    ) -> bytes:
-        """Solidity: ``hashAttestation(uint256,uint64,bytes32)`` (view)."""
-        return self.call_function(
-            "hashAttestation(uint256,uint64,bytes32)",
-            taskId,
-            round,
-            verdictHash,
-            sender=sender,
-            block=block,
-        )
-
-    def hashJoin(
-        self,
-        taskId: int,
-        mortgage: int,
-        *,
-        sender: LocalAccount | str | None = None,
-        block: BlockId = "latest",
-    ) -> bytes:
-        """Solidity: ``hashJoin(uint256,uint256)`` (view)."""
-        return self.call_function(
-            "hashJoin(uint256,uint256)",
-            taskId,
-            mortgage,
-            sender=sender,
-            block=block,
-        )
-
-    def hashUpdate(
-        self,
-        taskId: int,
-        round: int,
-        digest: bytes,
-        numSamples: int,
-        codec: int,
-        *,
-        sender: LocalAccount | str | None = None,
-        block: BlockId = "latest",
-    ) -> bytes:
-        """Solidity: ``hashUpdate(uint256,uint64,bytes32,uint32,uint8)`` (view)."""
-        return self.call_function(
-            "hashUpdate(uint256,uint64,bytes32,uint32,uint8)",
-            taskId,
-            round,
-            digest,
-            numSamples,
-            codec,
-            sender=sender,
-            block=block,
-        )
-
-    def memberOf(
-        self,
-        taskId: int,
-        account: str,
-        *,
-        sender: LocalAccount | str | None = None,
-        block: BlockId = "latest",
-    ) -> MemberInfo:
-        """Solidity: ``memberOf(uint256,address)`` (view)."""
-        return self.call_function(
-            "memberOf(uint256,address)",
-            taskId,
-            account,
-            sender=sender,
-            block=block,
-        )
-
-    def minerAt(
-        self,
-        taskId: int,
-        index: int,
-        *,
-        sender: LocalAccount | str | None = None,
-        block: BlockId = "latest",
-    ) -> tuple[str, int]:
-        """Solidity: ``minerAt(uint256,uint256)`` (view)."""
-        return self.call_function(
-            "minerAt(uint256,uint256)",
-            taskId,
-            index,
-            sender=sender,
-            block=block,
-        )
-
-    def models(self, *, sender: LocalAccount | str | None = None, block: BlockId = "latest") -> str:
-        """Solidity: ``models()`` (view)."""
-        return self.call_function("models()", sender=sender, block=block)
-
-    def offensesOf(
-        self,
-        taskId: int,
-        index: int,
-        *,
-        sender: LocalAccount | str | None = None,
-        block: BlockId = "latest",
-    ) -> int:
-        """Solidity: ``offensesOf(uint256,uint256)`` (view)."""
-        return self.call_function(
-            "offensesOf(uint256,uint256)",
-            taskId,
-            index,
-            sender=sender,
-            block=block,
-        )
-
-    def pendingVerdictHash(
-        self,
-        taskId: int,
-        *,
-        sender: LocalAccount | str | None = None,
-        block: BlockId = "latest",
-    ) -> bytes:
-        """Solidity: ``pendingVerdictHash(uint256)`` (view)."""
-        return self.call_function("pendingVerdictHash(uint256)", taskId, sender=sender, block=block)
-
-    def previewClientSettlement(
-        self,
-        taskId: int,
-        client: str,
-        *,
-        sender: LocalAccount | str | None = None,
-        block: BlockId = "latest",
-    ) -> ClientOutcome:
-        """Solidity: ``previewClientSettlement(uint256,address)`` (view)."""
-        return self.call_function(
-            "previewClientSettlement(uint256,address)",
-            taskId,
-            client,
-            sender=sender,
-            block=block,
-        )
-
-    def previewMinerSettlement(
-        self,
-        taskId: int,
-        miner: str,
-        *,
-        sender: LocalAccount | str | None = None,
-        block: BlockId = "latest",
-    ) -> TaskViewsPreviewMinerSettlementResult:
-        """Solidity: ``previewMinerSettlement(uint256,address)`` (view)."""
-        return TaskViewsPreviewMinerSettlementResult(
-            *self.call_function(
-                "previewMinerSettlement(uint256,address)",
-                taskId,
-                miner,
-                sender=sender,
-                block=block,
-            )
-        )
-
-    def quorum(
-        self,
-        taskId: int,
-        *,
-        sender: LocalAccount | str | None = None,
-        block: BlockId = "latest",
-    ) -> int:
-        """Solidity: ``quorum(uint256)`` (view)."""
-        return self.call_function("quorum(uint256)", taskId, sender=sender, block=block)
-
-    def registry(
-        self,
-        *,
-        sender: LocalAccount | str | None = None,
-        block: BlockId = "latest",
-    ) -> str:
-        """Solidity: ``registry()`` (view)."""
-        return self.call_function("registry()", sender=sender, block=block)
-
-    def slashBps(
-        self,
-        *,
-        sender: LocalAccount | str | None = None,
-        block: BlockId = "latest",
-    ) -> int:
-        """Solidity: ``slashBps()`` (view)."""
-        return self.call_function("slashBps()", sender=sender, block=block)
-
-    def taskCount(
-        self,
-        *,
-        sender: LocalAccount | str | None = None,
-        block: BlockId = "latest",
-    ) -> int:
-        """Solidity: ``taskCount()`` (view)."""
-        return self.call_function("taskCount()", sender=sender, block=block)
-
-    def taskInfo(
-        self,
-        taskId: int,
-        *,
-        sender: LocalAccount | str | None = None,
-        block: BlockId = "latest",
-    ) -> TaskInfo:
-        """Solidity: ``taskInfo(uint256)`` (view)."""
-        return self.call_function("taskInfo(uint256)", taskId, sender=sender, block=block)
-
-    def taskPot(
-        self,
-        taskId: int,
-        *,
-        sender: LocalAccount | str | None = None,
-        block: BlockId = "latest",
-    ) -> int:
-        """Solidity: ``taskPot(uint256)`` (view)."""
-        return self.call_function("taskPot(uint256)", taskId, sender=sender, block=block)
-
-    def verdictHashOf(
-        self,
-        taskId: int,
-        round: int,
-        verdict: Verdict,
-        *,
-        sender: LocalAccount | str | None = None,
-        block: BlockId = "latest",
-    ) -> bytes:
-        """Solidity: ``verdictHashOf(uint256,uint64,(uint256,uint256,bytes32,uint8,uint16[]))`` (pure)."""
+        Solidity: ``verdictHashOf(uint256,uint64,(uint256,uint256,bytes32,uint8,uint16[]))`` (pure).
+        """
         return self.call_function(
             "verdictHashOf(uint256,uint64,(uint256,uint256,bytes32,uint8,uint16[]))",
             taskId,
@@ -3166,13 +2949,6 @@ BINDINGS: dict[str, type[BoundContract]] = {
     "ITaskManager": ITaskManager,
     "ModelRegistry": ModelRegistry,
     "ParticipantRegistry": ParticipantRegistry,
-    "TaskJoins": TaskJoins,
-    "TaskLedger": TaskLedger,
     "TaskManager": TaskManager,
     "TaskManagerExtension": TaskManagerExtension,
-    "TaskRounds": TaskRounds,
-    "TaskSettlement": TaskSettlement,
-    "TaskSetup": TaskSetup,
-    "TaskSignatures": TaskSignatures,
-    "TaskViews": TaskViews,
 }
