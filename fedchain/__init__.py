@@ -2,8 +2,8 @@
 
 Subpackages, following the layering of ``DESIGN.md``:
 
-- :mod:`fedchain.learning` — data, models, local training with differential privacy, attacks (no chain);
-- :mod:`fedchain.verification` — FedAvg, Multi-KRUM, contribution, mutual validation (pure functions);
+- :mod:`fedchain.learning` — data, models, local training with DP, attacks (no chain);
+- :mod:`fedchain.verification` — FedAvg, Multi-KRUM, contribution, mutual validation (pure);
 - :mod:`fedchain.storage` — Kubo-exact CIDs, local and Kubo stores, the safe tensor codec;
 - :mod:`fedchain.chain` — connection, deployment, typed contract bindings, events (no torch);
 - :mod:`fedchain.incentives` — Python mirror of the on-chain reputation / reward / penalty rules;

@@ -5,12 +5,18 @@ from :class:`FedChainError`, and where a stdlib type fits they derive from it to
 ``except ValueError`` keeps working)::
 
     FedChainError
-    ├── ConfigError(FedChainError, ValueError)        bad user input: options, files, parameters
-    ├── fedchain.storage.errors.StorageError           CIDs, blobs, stores, the tensor codec
-    ├── fedchain.learning.errors.LearningError         data sets, model specs, DP parameters
-    ├── fedchain.verification.errors.VerificationError rule inputs (shapes, Byzantine bounds)
-    └── fedchain.chain.errors.ChainError               connections, nodes, reverted transactions
-        └── ContractError                              a contract custom error, decoded with its arguments
+    ├── ConfigError(FedChainError, ValueError)      bad user input: options, files, parameters
+    │   └── fedchain.incentives.IncentiveError      reward / penalty parameters
+    ├── fedchain.storage.errors.StorageError         CIDs, blobs, stores, the tensor codec
+    ├── fedchain.learning.errors.LearningError       data sets, model specs, DP parameters
+    ├── fedchain.verification.errors.VerificationError
+    │                                                rule inputs (shapes, Byzantine bounds, NaN)
+    └── fedchain.chain.errors.ChainError             connections, nodes, transactions
+        ├── ChainConnectionError, TransactionError   node unreachable; funds, nonce, gas, timeout
+        └── ContractError                            a revert, decoded: custom error + arguments
+            └── one class per custom error            fedchain.chain.contract_errors.<Name>
+
+Each subpackage's ``errors.py`` draws its own subtree.
 
 The CLI turns any :class:`FedChainError` into one readable line and a non-zero exit code.
 """
