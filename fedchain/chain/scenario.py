@@ -124,15 +124,26 @@ class ScenarioResult:
     task_id: int
     rounds: list[RoundOutcome]
     escrow: int
-    rewards_paid: int
+    rewards_paid: int  # clients' rewards + leaders' rewards: what the escrow paid out
     penalties: int
-    refunded: int
+    refunded: int  # what the requester got back in all: unearned escrow + dust + slashed stakes
+    slashed: int
     final_reputations: list[int]
     task_gas: int
     lifetime_gas: int
     gas_by_label: dict[str, list[int]]
     clients: list[str] = field(default_factory=list)
     miners: list[str] = field(default_factory=list)
+
+    @property
+    def unearned(self) -> int:
+        """The part of the escrow nobody earned (``escrow == rewards_paid + unearned``)."""
+        return self.escrow - self.rewards_paid
+
+    @property
+    def penalty_dust(self) -> int:
+        """Wei the M11 sharing could not split evenly; it goes to the requester with the refund."""
+        return self.refunded - self.unearned - self.slashed
 
     def summary(self) -> dict[str, Any]:
         """A JSON-friendly summary (what ``fedchain demo --json`` prints)."""
@@ -151,9 +162,11 @@ class ScenarioResult:
             ],
             "escrow_deposited": self.escrow,
             "escrow_paid": self.rewards_paid,
-            "rewards_paid": self.rewards_paid,
+            "escrow_refunded": self.unearned,
             "penalties": self.penalties,
-            "escrow_refunded": self.refunded,
+            "slashed": self.slashed,
+            "penalty_dust": self.penalty_dust,
+            "requester_refund_total": self.refunded,
             "final_reputations": self.final_reputations,
             "gas_total": self.task_gas,
             "gas_lifetime_ops": self.lifetime_gas,
@@ -377,6 +390,11 @@ def run_scenario(
         by_label[rec.label].append(rec.gas_used)
     events = [e for res in settled for e in res.events]
     rewards = sum(int(e.args["reward"]) for e in events if e.name == "ClientSettled")
+    rewards += sum(
+        int(e.args["amount"])
+        for e in run.tasks.events("LeaderRewarded", filters={"taskId": task_id})
+    )
+    slashed = sum(int(e.args["slashed"]) for e in events if e.name == "MinerSettled")
     penalties = sum(int(e.args["penalty"]) for e in events if e.name == "ClientSettled")
     refunded = sum(int(e.args["amount"]) for e in events if e.name == "RequesterRefunded")
     final = [deployment.registry.reputationOf(c.address) for c in run.clients]
@@ -395,6 +413,7 @@ def run_scenario(
         rewards_paid=rewards,
         penalties=penalties,
         refunded=refunded,
+        slashed=slashed,
         final_reputations=final,
         task_gas=task_gas,
         lifetime_gas=run.lifetime_gas,

@@ -50,8 +50,9 @@ def _demo(
             reps = ",".join(map(str, o.reputations))
             typer.echo(f"{o.round:>5}  {accepted:<16}{rejected:<12}{reps:<24}{o.gas:>10,}")
         typer.echo(
-            f"escrow {result.escrow} wei: rewards {result.rewards_paid}, refunded "
-            f"{result.refunded}; penalties {result.penalties}; task gas {result.task_gas:,}"
+            f"escrow {result.escrow} wei = paid {result.rewards_paid} + refunded "
+            f"{result.unearned}; M11 penalties {result.penalties} (dust to requester "
+            f"{result.penalty_dust}); slashed {result.slashed}; task gas {result.task_gas:,}"
         )
     else:
         typer.echo(json.dumps(result.summary()))

@@ -23,5 +23,7 @@ def test_demo_json_accounts_for_the_escrow() -> None:
     assert data["escrow_paid"] == 33 * 10**12
     # Client 1 forfeits mortgage/rounds = 1e15; shared by three, leaving 1 wei of dust.
     assert data["penalties"] == 10**15
-    assert data["escrow_refunded"] == data["escrow_deposited"] - data["escrow_paid"] + 1
+    assert data["escrow_paid"] + data["escrow_refunded"] == data["escrow_deposited"]
+    assert data["penalty_dust"] == 1 and data["slashed"] == 0
+    assert data["requester_refund_total"] == data["escrow_refunded"] + 1
     assert data["gas_total"] > 0
