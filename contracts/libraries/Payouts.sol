@@ -32,7 +32,7 @@ library Payouts {
     }
 
     /// @notice M11 eq. 3: a client's equal share of the other clients' punishments. The floor
-    ///         division leaves at most clients - 2 wei per client, refunded to the requester.
+    ///         division loses less than one wei per client, refunded to the requester.
     function penaltyShare(uint256 totalPenalty, uint256 ownPenalty, uint256 clients)
         internal
         pure

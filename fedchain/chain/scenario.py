@@ -30,6 +30,7 @@ from fedchain.chain.deploy import Deployment, deploy_fedchain
 from fedchain.chain.transact import TxResult
 from fedchain.chain.verdicts import BPS, make_verdict, verdict_hash
 from fedchain.errors import ConfigError
+from fedchain.incentives import next_reputation
 
 __all__ = [
     "POLICIES",
@@ -182,14 +183,6 @@ def _blob_digest(*parts: object) -> bytes:
     return hashlib.sha256("/".join(str(p) for p in parts).encode()).digest()
 
 
-def _m9(gamma: int, accepted: bool, gamma_max: int, h: int) -> int:
-    if gamma < h:
-        return gamma + 1
-    if accepted:
-        return min(gamma_max, gamma + 1)
-    return 0 if gamma == h else gamma - 1
-
-
 class _Run:
     def __init__(self, chain: Chain, cfg: ScenarioConfig, deployment: Deployment) -> None:
         self.chain, self.cfg, self.d = chain, cfg, deployment
@@ -328,7 +321,7 @@ class _Run:
         self.last_result = result
         h, gmax = self.d.params["threshold"], self.d.params["gamma_max"]
         for i in range(cfg.clients):
-            gammas[i] = _m9(gammas[i], i in accepted, gmax, h)
+            gammas[i] = next_reputation(gammas[i], i in accepted, h=h, gamma_max=gmax)
         return RoundOutcome(
             round=r,
             committee=committee,
