@@ -4,14 +4,16 @@ eth-tester turns reverts into a message string, which loses a custom error's dat
 below keeps the raw revert data of the last failed ``eth_call`` (per thread) so the chain layer
 can decode it into the named exception.
 
-With a ``seed`` the chain is reproducible: ``block.prevrandao`` is derived from the seed and the
-block number (eth-tester draws it from ``os.urandom``), the genesis timestamp is fixed and every
+Every block's ``block.prevrandao`` is set before its transactions run (eth-tester leaves it zero
+until it mines). With a ``seed`` the chain is reproducible: ``block.prevrandao`` is derived from
+the seed and the block number (else it is random), the genesis timestamp is fixed and every
 block is one second after its parent unless time travel moves it further (eth-tester follows the
 wall clock). Committee draws and deadlines then replay exactly, which property tests need.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 
@@ -42,37 +44,44 @@ class EmbeddedBackend(PyEVMBackend):
         self._vm_cache: tuple[bytes, Any, Any] | None = None
         self.seed = seed
         super().__init__(*args, **kwargs)
-        self._pin_pending_timestamp()
+        self._prepare_pending_block()
 
-    def _pin_pending_timestamp(self) -> None:
-        """Seeded chains: the pending block is one second after the head, not wall-clock time."""
+    def _mix_hash(self, number: int) -> bytes:
+        """PREVRANDAO of block ``number``: derived from the seed, or random without one."""
         if self.seed is None:
-            return
+            return os.urandom(32)
+        return keccak(self.seed.to_bytes(32, "big") + number.to_bytes(32, "big"))
+
+    def _prepare_pending_block(self) -> None:
+        """Give the pending block its PREVRANDAO before any transaction runs in it.
+
+        eth-tester executes transactions in a pending header whose ``mix_hash`` is zero and only
+        draws one when it mines, so contracts would read ``block.prevrandao == 0``. Seeded chains
+        also pin the pending block one second after the head instead of wall-clock time.
+        """
         head = self.chain.get_canonical_head()
-        self.chain.header = self.chain.header.copy(timestamp=head.timestamp + 1)
+        changes: dict[str, Any] = {"mix_hash": self._mix_hash(head.block_number + 1)}
+        if self.seed is not None:
+            changes["timestamp"] = head.timestamp + 1
+        self.chain.header = self.chain.header.copy(**changes)
 
     def mine_blocks(self, num_blocks: int = 1, coinbase: Any = None) -> tuple[bytes, ...]:
-        if self.seed is None:
-            extra = () if coinbase is None else (coinbase,)
-            return tuple(super().mine_blocks(num_blocks, *extra))
         hashes = []
         for _ in range(num_blocks):
-            number = int(self.chain.header.block_number)
-            kwargs: dict[str, Any] = {
-                "mix_hash": keccak(self.seed.to_bytes(32, "big") + number.to_bytes(32, "big"))
-            }
+            # Mine with the PREVRANDAO the pending block's transactions already saw.
+            kwargs: dict[str, Any] = {"mix_hash": self.chain.header.mix_hash}
             if coinbase is not None:
                 kwargs["coinbase"] = coinbase
             pending = self.chain.get_block().transactions
             kwargs["blob_gas_used"] = sum(int(getattr(tx, "blob_gas", 0) or 0) for tx in pending)
             block = self.chain.mine_block(**kwargs)
-            self.chain.header = self.chain.header.copy(timestamp=block.header.timestamp + 1)
             hashes.append(block.hash)
+            self._prepare_pending_block()
         return tuple(hashes)
 
     def revert_to_snapshot(self, snapshot: Any) -> None:
         super().revert_to_snapshot(snapshot)
-        self._pin_pending_timestamp()
+        self._prepare_pending_block()
 
     @property
     def last_revert_data(self) -> bytes | None:

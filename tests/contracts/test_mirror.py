@@ -210,14 +210,10 @@ def _check_committees(
         assert list(ev.args["committee"]) == expected, f"task {task_id} round {r}"
         assert list(world.tasks.committee(task_id, r)) == expected
         assert len(expected) == min(size, len(miners))
-        # The seed is keccak256(abi.encode(block.prevrandao, taskId, round)) of the opening block.
-        # eth-tester runs transactions in a pending block whose mix_hash is zero and draws a
-        # random mixHash only when it mines the block: PREVRANDAO reads 0 on the embedded chain.
-        prevrandao = (
-            bytes(32)
-            if world.chain.kind == "embedded"
-            else bytes(world.chain.w3.eth.get_block(ev.block_number)["mixHash"])
-        )
+        # The seed is keccak256(abi.encode(block.prevrandao, taskId, round)) of the opening block
+        # (the embedded chain sets PREVRANDAO before the block's transactions run).
+        prevrandao = bytes(world.chain.w3.eth.get_block(ev.block_number)["mixHash"])
+        assert prevrandao != bytes(32)
         assert seed == keccak(encode(["bytes32", "uint256", "uint256"], [prevrandao, task_id, r]))
     return len(events)
 
