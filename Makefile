@@ -53,6 +53,7 @@ check-artifacts: node_modules/.installed $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check fedchain tests benchmarks scripts
 	$(VENV)/bin/ruff format --check fedchain tests benchmarks scripts
+	$(VENV)/bin/mypy fedchain
 
 $(SLITHER_VENV)/.installed:
 	test -x $(SLITHER_VENV)/bin/python || $(PYTHON) -m venv $(SLITHER_VENV)
