@@ -9,6 +9,9 @@ stake, and a task stalled by its committee that must stay cancellable with every
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
 from typing import Any
 
 import pytest
@@ -17,7 +20,7 @@ from eth_utils import keccak
 
 from fedchain.chain import eip712
 from fedchain.chain.errors import ChainError
-from fedchain.chain.testing import reverts
+from fedchain.chain.testing import SOLC_SETTINGS, find_project_root, reverts
 from fedchain.chain.verdicts import verdict_hash
 
 from .conftest import RAW, SLASH_BPS, STATUS, World, digest
@@ -57,6 +60,37 @@ def test_extension_refuses_every_direct_state_change(eworld: World) -> None:
     # The same calls through the manager work on the manager's storage.
     w.tasks.cancelTask(task, sender=w.requester)
     assert int(w.tasks.taskInfo(task).status) == STATUS["Cancelled"]
+
+
+def test_both_halves_share_one_storage_layout() -> None:
+    """The extension runs by DELEGATECALL in the manager's storage: every variable of the two
+    halves (TaskStorage's mappings and EIP712's fallback strings) sits at the same slot."""
+    root = find_project_root()
+    node = shutil.which("node")
+    if root is None or node is None or not (root / "node_modules" / "solc").is_dir():
+        pytest.skip("needs node and node_modules/solc")
+    names = ["contracts/TaskManager.sol", "contracts/TaskManagerExtension.sol"]
+    settings = {k: v for k, v in SOLC_SETTINGS.items() if k != "outputSelection"}
+    request = {
+        "language": "Solidity",
+        "sources": {name: {"content": (root / name).read_text()} for name in names},
+        "settings": dict(settings, outputSelection={"*": {"*": ["storageLayout"]}}),
+    }
+    proc = subprocess.run(
+        [node, str(root / "scripts" / "solc_compile.js")],
+        input=json.dumps(request).encode(), capture_output=True, cwd=root, timeout=300,
+        check=True,
+    )  # fmt: skip
+    contracts = json.loads(proc.stdout)["contracts"]
+
+    def layout(source: str, name: str) -> list[tuple[str, str, int, str]]:
+        storage = contracts[source][name]["storageLayout"]["storage"]
+        return [(v["label"], v["slot"], v["offset"], v["type"]) for v in storage]
+
+    main = layout(names[0], "TaskManager")
+    ext = layout(names[1], "TaskManagerExtension")
+    assert main == ext
+    assert [v[0] for v in main[:3]] == ["_taskCount", "_accounts", "_states"]
 
 
 def test_value_enters_only_through_payable_functions(eworld: World) -> None:
