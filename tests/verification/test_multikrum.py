@@ -311,3 +311,29 @@ def test_pruned_rows_still_checked_for_non_finite_values() -> None:
     with pytest.raises(NonFiniteUpdateError) as info:
         multikrum(X, f=3, block_cols=256, chunk=128)
     assert info.value.index == 9
+
+
+def test_gram_over_shrinking_row_subsets_stays_rigorous() -> None:
+    """Blocks run over a subset of rows are summed apart and scattered when the subset changes
+    or at a snapshot: the distances among the rows still active must keep rigorous bounds."""
+    from fedchain.verification._arrays import UpdateRows
+    from fedchain.verification._bounds import Float32Gram
+
+    X = _clustered(12, 3000, [2, 7], seed=12) + np.float32(40.0)  # offset: centring matters
+    Y = X.astype(np.float64)
+    g = Float32Gram(UpdateRows(X), block_cols=256, chunk=128)
+    a = np.array([0, 1, 3, 4, 5, 6, 8, 9, 10, 11])
+    b = np.array([0, 1, 3, 4, 8, 9, 10])
+    c = np.array([0, 3, 4, 10])
+    g.run(768)
+    g.run(1280, a)
+    g.run(1792, b)  # a new subset: the sum over a is scattered first
+    checks = [(g.snapshot(), b, 1792)]
+    g.run(3000, c)
+    checks.append((g.snapshot(), c, 3000))
+    for (est, err), rows, cols in checks:
+        for i in rows:
+            for j in rows:
+                exact = float(np.sum((Y[i, :cols] - Y[j, :cols]) ** 2))
+                assert abs(est[i, j] - exact) <= err[i, j], (i, j, cols)
+                assert err[i, j] <= 1e-3 * exact + 1e-9
