@@ -168,6 +168,14 @@ class UpdateRows:
         if self._matrix is not None and len(idx) == self.R:
             np.subtract(self._matrix[:, c0:c1], mu, out=out, casting="same_kind")
             return
+        if self._matrix is not None and len(idx):
+            # One operation per run of consecutive updates instead of one per update.
+            cut = (np.flatnonzero(np.diff(idx) != 1) + 1).tolist()
+            for p0, p1 in zip([0, *cut], [*cut, len(idx)], strict=True):
+                i0 = int(idx[p0])
+                src = self._matrix[i0 : i0 + p1 - p0, c0:c1]
+                np.subtract(src, mu, out=out[p0:p1], casting="same_kind")
+            return
         for p, i in enumerate(idx):
             np.subtract(self._rows[i][c0:c1], mu, out=out[p], casting="same_kind")
 
