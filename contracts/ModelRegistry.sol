@@ -89,6 +89,9 @@ contract ModelRegistry is IModelRegistry {
         external
         onlyTaskManager
     {
+        if (digest == bytes32(0)) revert ModelRegistryZeroDigest(taskId);
+        bytes32 previous = _perturbed[taskId];
+        if (previous != bytes32(0)) revert ModelRegistryPerturbedModelExists(taskId, previous);
         _perturbed[taskId] = digest;
         uint256 bit = uint256(1) << _BIT_PERTURBED;
         _codecBits[taskId] = codec == _DAG_PB ? _codecBits[taskId] | bit : _codecBits[taskId] & ~bit;

@@ -32,6 +32,11 @@ interface IModelRegistry {
     error ModelRegistryNotTaskManager(address caller);
     /// @notice The round number is beyond what the registry stores (rounds <= 250).
     error ModelRegistryRoundOutOfRange(uint256 taskId, uint256 round);
+    /// @notice The task's perturbed model is recorded once: the model the request cache serves
+    ///         must not change under the requests that already used it.
+    error ModelRegistryPerturbedModelExists(uint256 taskId, bytes32 digest);
+    /// @notice A perturbed model needs a non-zero digest (zero means "none published").
+    error ModelRegistryZeroDigest(uint256 taskId);
 
     /// @notice Names the TaskManager. Once, by the deployer.
     /// @dev Emits a {TaskManagerSet} event.
@@ -50,7 +55,8 @@ interface IModelRegistry {
     /// @dev Only the TaskManager. Emits {FinalModelRecorded} and, for a new key, {RequestCached}.
     function recordFinalModel(uint256 taskId, bytes32 digest, uint8 codec) external;
 
-    /// @notice Records the DP-perturbed final model the requester receives (M4c).
+    /// @notice Records the DP-perturbed final model the requester receives (M4c). Once per task,
+    ///         with a non-zero digest.
     /// @dev Only the TaskManager. Emits a {PerturbedModelRecorded} event.
     function recordPerturbedModel(uint256 taskId, bytes32 digest, uint8 codec) external;
 

@@ -53,7 +53,10 @@ interface ITaskManager is ITaskManagerErrors, ITaskManagerEvents {
     /// @dev Emits a {TaskCancelled} event (and {RequesterRefunded} if nobody joined).
     function cancelTask(uint256 taskId) external;
 
-    /// @notice The requester records the DP-perturbed final model it published (M4c).
+    /// @notice The requester records the DP-perturbed final model it published (M4c), once
+    ///         (ModelRegistry reverts `ModelRegistryPerturbedModelExists` on a second call and
+    ///         `ModelRegistryZeroDigest` for a zero digest), so the model the M3 request cache
+    ///         serves never changes after it was first served.
     /// @dev Emits a {PerturbedModelPublished} event.
     function publishPerturbedModel(uint256 taskId, bytes32 digest, uint8 codec) external;
 

@@ -290,6 +290,24 @@ def test_slashing_never_exceeds_the_stake(eworld: World) -> None:
     assert w.chain.balance(w.tasks.address) == w.owed_total()
 
 
+def test_the_served_perturbed_model_cannot_be_swapped(eworld: World) -> None:
+    """The request cache serves the requester's perturbed model once published: a second
+    publication (or a zero digest that would fall back to the final model and reopen the slot)
+    reverts, so later identical requests get the model the first ones got."""
+    w = eworld
+    task, _ = w.setup(clients=1, miners=1, committeeSize=1, rounds=1, clientMortgage=10**14)
+    w.play(task, 0, [0], [0])
+    with reverts("ModelRegistryZeroDigest", taskId=task):
+        w.tasks.publishPerturbedModel(task, b"\x00" * 32, RAW, sender=w.requester)
+    first = digest("perturbed", task)
+    w.tasks.publishPerturbedModel(task, first, RAW, sender=w.requester)
+    key = w.models.requestKeyOf(task)
+    assert w.models.cachedModel(key) == (task, first, RAW)
+    with reverts("ModelRegistryPerturbedModelExists", taskId=task, digest=first):
+        w.tasks.publishPerturbedModel(task, digest("swapped"), 0x70, sender=w.requester)
+    assert w.models.cachedModel(key) == (task, first, RAW)
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="known gap (security review): cancelTask does not record the no-verdict offense of "
