@@ -39,7 +39,7 @@ def _demo(
         byzantine_f=1,
         rejected=frozenset({(0, 1)}),
     )
-    with connect("embedded", accounts=2) as chain:
+    with connect("embedded", accounts=2, seed=config.seed) as chain:  # replays exactly
         result = run_scenario(chain, config)
     if not as_json:
         typer.echo(f"FedChain demo: task {result.task_id}, {clients} clients, {miners} miners")
