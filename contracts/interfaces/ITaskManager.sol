@@ -49,8 +49,10 @@ interface ITaskManager is ITaskManagerErrors, ITaskManagerEvents {
 
     /// @notice Cancels a task: by the requester while it is still joining; by anyone when it
     ///         stalled (join deadline passed without a client or a miner; or the verdict deadline
-    ///         passed with no leader left to replace the current one).
-    /// @dev Emits a {TaskCancelled} event (and {RequesterRefunded} if nobody joined).
+    ///         passed with no leader left to replace the current one). In the latter case a last
+    ///         leader that never posted is slashed, as {replaceLeader} slashes a replaced one.
+    /// @dev Emits a {TaskCancelled} event (a {StakeSlashed} event for a silent last leader, and
+    ///      {RequesterRefunded} if nobody joined).
     function cancelTask(uint256 taskId) external;
 
     /// @notice The requester records the DP-perturbed final model it published (M4c), once

@@ -226,19 +226,6 @@ abstract contract TaskRounds is TaskCommittee, TaskSignatures {
         _registry.awardCredits(taskId, leader, cut);
     }
 
-    /// @dev One more offense (4-bit counter, saturating at 15) and its slash event.
-    function _recordOffense(uint256 taskId, uint64 round, uint256 minerIndex, uint8 reason) private {
-        uint256 nibbles = _offenses[taskId];
-        uint256 shift = 4 * minerIndex;
-        uint256 count = (nibbles >> shift) & 0xf;
-        if (count == 15) return;
-        _offenses[taskId] = nibbles + (uint256(1) << shift);
-        MinerEntry memory entry = _miners[taskId][minerIndex];
-        uint256 before = Payouts.slashed(entry.stake, count, _slashBps);
-        uint256 amount = Payouts.slashed(entry.stake, count + 1, _slashBps) - before;
-        emit StakeSlashed(taskId, entry.miner, round, reason, amount);
-    }
-
     function _storeWeights(uint256 taskId, uint64 round, uint256 n, Verdict calldata verdict) private {
         RewardPolicy policy = _configs[taskId].policy;
         uint16[] calldata weights = verdict.weights;

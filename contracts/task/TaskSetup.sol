@@ -104,6 +104,10 @@ abstract contract TaskSetup is TaskCommittee {
             if (s.status == TaskStatus.None) revert TaskManagerUnknownTask(taskId);
             revert TaskManagerNotCancellable(taskId, s.status);
         }
+        // The last leader of a stalled round is slashed like a replaced one if it never posted.
+        if (s.status == TaskStatus.Running && s.approvals == 0) {
+            _recordOffense(taskId, s.round, _committeeIndex(taskId, s.round, s.attempt), _SLASH_NO_VERDICT);
+        }
         _states[taskId].status = TaskStatus.Cancelled;
         emit TaskCancelled(taskId, msg.sender, s.round);
         Funds storage funds = _funds[taskId];

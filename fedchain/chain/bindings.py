@@ -417,7 +417,8 @@ class IModelRegistry(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Records the DP-perturbed final model the requester receives (M4c).
+        """Records the DP-perturbed final model the requester receives (M4c). Once per task, with a
+        non-zero digest.
 
         Only the TaskManager. Emits a {PerturbedModelRecorded} event.
 
@@ -1345,7 +1346,10 @@ class ITaskManager(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """The requester records the DP-perturbed final model it published (M4c).
+        """The requester records the DP-perturbed final model it published (M4c), once
+        (ModelRegistry reverts `ModelRegistryPerturbedModelExists` on a second call and
+        `ModelRegistryZeroDigest` for a zero digest), so the model the M3 request cache serves
+        never changes after it was first served.
 
         Emits a {PerturbedModelPublished} event.
 
@@ -1741,7 +1745,8 @@ class ModelRegistry(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Records the DP-perturbed final model the requester receives (M4c).
+        """Records the DP-perturbed final model the requester receives (M4c). Once per task, with a
+        non-zero digest.
 
         Only the TaskManager. Emits a {PerturbedModelRecorded} event.
 

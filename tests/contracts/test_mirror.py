@@ -576,14 +576,19 @@ def _drawn_run(w: World, policy: str, patterns: list[str], weights: list[list[in
 
 
 def test_cancelled_task_pays_finalized_rounds_without_penalty(eworld: World) -> None:
-    """Cancellation: rewards and reputation of the finalized rounds only, no M11 (documented)."""
+    """Cancellation: rewards and reputation of the finalized rounds only, no M11 (documented);
+    a silent last leader is slashed."""
     w = eworld
     patterns_done = ["AR", "RA", "MA", "AM"]  # two rounds finalized out of four
     n = len(patterns_done)
     task, _ = w.setup(clients=n, miners=1, committeeSize=1, rounds=4, clientMortgage=4 * 10**14)
     play_patterns(w, task, patterns_done)
     w.chain.increase_time(201)  # round 2 stalls: no leader left
-    w.tasks.cancelTask(task, sender=w.requester)
+    cancelled = w.tasks.cancelTask(task, sender=w.requester)
+    # The sole leader never posted round 2: slashed once, and the requester gets the slash.
+    _, stake = w.tasks.minerAt(task, 0)
+    slashed = slashed_stake(stake=stake, offenses=1, slash_bps=int(w.tasks.slashBps()))
+    assert [e.args["amount"] for e in cancelled.events_named("StakeSlashed")] == [slashed]
     exp = mirror_task(
         patterns_done, policy="reputation", initial=[H] * n, h=H, gamma_max=GAMMA_MAX,
         reward_unit=10**12, per_round_reward=10**15, mortgage=4 * 10**14, finished=False,
@@ -595,7 +600,7 @@ def test_cancelled_task_pays_finalized_rounds_without_penalty(eworld: World) -> 
         t[-1] for t in exp.trajectories
     ]
     refund = 4 * 10**15 - sum(exp.rewards)
-    assert int(w.tasks.balanceOf(w.requester.address)) - before == refund
+    assert int(w.tasks.balanceOf(w.requester.address)) - before == refund + slashed
 
 
 def test_slashes_equal_mirror(eworld: World) -> None:

@@ -308,15 +308,29 @@ def test_the_served_perturbed_model_cannot_be_swapped(eworld: World) -> None:
     assert w.models.cachedModel(key) == (task, first, RAW)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap (security review): cancelTask does not record the no-verdict offense of "
-    "the last leader, so a sole or last leader stalls a task without losing stake",
-)
 def test_the_last_leader_that_never_posts_is_slashed(eworld: World) -> None:
+    """A sole (or last) leader cannot stall a task for free: cancelling slashes it once."""
     w = eworld
     task, _ = w.setup(clients=2, miners=1, committeeSize=1, rounds=2)
     w.submit(task, 0, [0, 1])
     w.chain.increase_time(201)
     cancelled = w.tasks.cancelTask(task, sender=w.outsider)
-    assert cancelled.events_named("StakeSlashed")
+    miner, stake = w.tasks.minerAt(task, 0)
+    [slash] = cancelled.events_named("StakeSlashed")
+    assert (slash.args["miner"], slash.args["round"], slash.args["reason"]) == (miner, 0, 1)
+    assert slash.args["amount"] == stake * SLASH_BPS // 10_000
+    assert w.tasks.offensesOf(task, 0) == 1
+
+
+def test_a_last_leader_that_posted_is_not_slashed_on_cancel(eworld: World) -> None:
+    """Posting without reaching quorum is no offense (as in replaceLeader)."""
+    w = eworld
+    task, _ = w.setup(clients=2, miners=2, committeeSize=2, rounds=2)
+    w.submit(task, 0, [0, 1])
+    w.chain.increase_time(201)
+    w.tasks.replaceLeader(task, sender=w.outsider)  # the first leader never posted: one offense
+    leader = w.committee(task, 0)[1]
+    w.tasks.postVerdict(task, 0, w.verdict(task, 0, [0, 1], [0, 1]), [], sender=leader)
+    w.chain.increase_time(201)
+    cancelled = w.tasks.cancelTask(task, sender=w.outsider)
+    assert not cancelled.events_named("StakeSlashed")
