@@ -24,25 +24,20 @@ if (!fs.existsSync(artifactsDir)) {
 }
 
 // NatSpec (userdoc/devdoc) lives in the compiler's metadata, which Hardhat keeps in build-info.
-function loadNatspec() {
-  const docs = new Map();
-  const buildInfoDir = path.join(root, "build", "artifacts", "build-info");
-  if (!fs.existsSync(buildInfoDir)) return docs;
-  for (const file of fs.readdirSync(buildInfoDir).sort()) {
-    if (!file.endsWith(".json")) continue;
-    const info = JSON.parse(fs.readFileSync(path.join(buildInfoDir, file), "utf8"));
-    for (const [source, contracts] of Object.entries(info.output.contracts || {})) {
-      for (const [name, out] of Object.entries(contracts)) {
-        if (!out.metadata) continue;
-        const meta = JSON.parse(out.metadata);
-        docs.set(`${source}:${name}`, { userdoc: meta.output.userdoc, devdoc: meta.output.devdoc });
-      }
-    }
+// Each artifact's .dbg.json names the build-info of its latest compilation; older build-info
+// files may linger, so only that one is read.
+const buildInfoCache = new Map();
+function natspecOf(artifactFile, artifact) {
+  const dbg = JSON.parse(fs.readFileSync(artifactFile.replace(/\.json$/, ".dbg.json"), "utf8"));
+  const infoPath = path.resolve(path.dirname(artifactFile), dbg.buildInfo);
+  if (!buildInfoCache.has(infoPath)) {
+    buildInfoCache.set(infoPath, JSON.parse(fs.readFileSync(infoPath, "utf8")));
   }
-  return docs;
+  const out = buildInfoCache.get(infoPath).output.contracts[artifact.sourceName][artifact.contractName];
+  const meta = JSON.parse(out.metadata);
+  return { userdoc: meta.output.userdoc, devdoc: meta.output.devdoc };
 }
 
-const natspec = loadNatspec();
 fs.mkdirSync(outDir, { recursive: true });
 const exported = [];
 for (const file of walk(artifactsDir)) {
@@ -51,7 +46,7 @@ for (const file of walk(artifactsDir)) {
   const isDeployable = artifact.bytecode !== "0x";
   const isInterface = artifact.sourceName.startsWith("contracts/interfaces/");
   if (!isDeployable && !isInterface) continue; // abstract building blocks of a deployed contract
-  const doc = natspec.get(`${artifact.sourceName}:${artifact.contractName}`) || {};
+  const doc = natspecOf(file, artifact);
   const out = {
     contractName: artifact.contractName,
     sourceName: artifact.sourceName,

@@ -937,9 +937,11 @@ class ITaskManager(BoundContract):
     ) -> TxResult:
         """Cancels a task: by the requester while it is still joining; by anyone when it stalled
         (join deadline passed without a client or a miner; or the verdict deadline passed with
-        no leader left to replace the current one).
+        no leader left to replace the current one). In the latter case a last leader that never
+        posted is slashed, as {replaceLeader} slashes a replaced one.
 
-        Emits a {TaskCancelled} event (and {RequesterRefunded} if nobody joined).
+        Emits a {TaskCancelled} event (a {StakeSlashed} event for a silent last leader, and
+        {RequesterRefunded} if nobody joined).
 
         Solidity: ``cancelTask(uint256)`` (nonpayable).
         """
