@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
 from fedchain.learning.errors import AttackConfigError
+from fedchain.registry import Registry
 
 __all__ = [
+    "BEHAVIOURS",
     "AttackContext",
     "Behaviour",
     "Collude",
@@ -44,7 +46,8 @@ __all__ = [
 ]
 
 B = TypeVar("B", bound="type[Behaviour]")
-_REGISTRY: dict[str, type[Behaviour]] = {}
+#: The registered client behaviours (see :func:`register_behaviour`).
+BEHAVIOURS: Registry[Any] = Registry("behaviour", error=AttackConfigError)
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,7 @@ class Behaviour:
 
     def params(self) -> dict[str, Any]:
         """The behaviour's parameters."""
-        if not _is_dc(self):
+        if not is_dataclass(self):
             return {}
         return {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
 
@@ -98,44 +101,20 @@ class Behaviour:
         return {"name": self.name, "params": params}
 
 
-def _is_dc(obj: object) -> bool:
-    return hasattr(obj, "__dataclass_fields__")
-
-
 def register_behaviour(name: str) -> Callable[[B], B]:
     """Class decorator: register a :class:`Behaviour` subclass under ``name``."""
-
-    def deco(cls: B) -> B:
-        if name in _REGISTRY:
-            raise AttackConfigError(f"behaviour {name!r} is already registered")
-        cls.name = name
-        _REGISTRY[name] = cls
-        return cls
-
-    return deco
+    return BEHAVIOURS.register(name)
 
 
 def behaviour_names() -> list[str]:
     """Names of the registered behaviours."""
-    return sorted(_REGISTRY)
+    return BEHAVIOURS.names()
 
 
 def make_behaviour(name: str, **params: Any) -> Behaviour:
     """Build a registered behaviour: ``make_behaviour("sign_flip", scale=2.0)``."""
-    try:
-        cls = _REGISTRY[name]
-    except KeyError:
-        raise AttackConfigError(f"unknown behaviour {name!r}; known: {behaviour_names()}") from None
-    known = {f.name for f in fields(cls)} if _is_dc(cls) else set()  # type: ignore[arg-type]
-    unknown = set(params) - known
-    if unknown:
-        raise AttackConfigError(
-            f"unknown parameters {sorted(unknown)} for {name!r}; known: {sorted(known)}"
-        )
-    try:
-        return cls(**params)
-    except TypeError as exc:
-        raise AttackConfigError(f"{name}: {exc}") from exc
+    behaviour: Behaviour = BEHAVIOURS.build(name, **params)
+    return behaviour
 
 
 def behaviour_from_dict(data: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> Behaviour:

@@ -35,8 +35,10 @@ import torch
 from torch import nn
 
 from fedchain.learning.errors import PrivacyConfigError
+from fedchain.registry import Registry
 
 __all__ = [
+    "PRIVACY_MECHANISMS",
     "PrivacyConfig",
     "PrivacyMechanism",
     "PrivateRun",
@@ -49,7 +51,8 @@ __all__ = [
 
 StateDict = dict[str, np.ndarray]
 M = TypeVar("M", bound="type[PrivacyMechanism]")
-_REGISTRY: dict[str, type[PrivacyMechanism]] = {}
+#: The registered DP mechanisms (see :func:`register_privacy`).
+PRIVACY_MECHANISMS: Registry[Any] = Registry("privacy mechanism", error=PrivacyConfigError)
 
 
 def require_positive(name: str, value: Any, *, allow_zero: bool = False) -> float:
@@ -142,40 +145,18 @@ class PrivacyMechanism(ABC):
 
 def register_privacy(name: str) -> Callable[[M], M]:
     """Class decorator: register a :class:`PrivacyMechanism` subclass under ``name``."""
-
-    def deco(cls: M) -> M:
-        if name in _REGISTRY:
-            raise PrivacyConfigError(f"privacy mechanism {name!r} is already registered")
-        cls.name = name
-        _REGISTRY[name] = cls
-        return cls
-
-    return deco
+    return PRIVACY_MECHANISMS.register(name)
 
 
 def privacy_mechanisms() -> list[str]:
     """Names of the registered mechanisms."""
-    return sorted(_REGISTRY)
+    return PRIVACY_MECHANISMS.names()
 
 
 def make_privacy(name: str, **params: Any) -> PrivacyMechanism:
     """Build a validated mechanism by name; unknown names or parameters raise."""
-    try:
-        cls = _REGISTRY[name]
-    except KeyError:
-        raise PrivacyConfigError(
-            f"unknown privacy mechanism {name!r}; known: {privacy_mechanisms()}"
-        ) from None
-    known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
-    unknown = set(params) - known
-    if unknown:
-        raise PrivacyConfigError(
-            f"unknown parameters {sorted(unknown)} for {name!r}; known: {sorted(known)}"
-        )
-    try:
-        return cls(**params)
-    except TypeError as exc:  # a required parameter is missing
-        raise PrivacyConfigError(f"{name}: {exc}") from exc
+    mechanism: PrivacyMechanism = PRIVACY_MECHANISMS.build(name, **params)
+    return mechanism
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fedchain.registry import Registry
 from fedchain.verification.errors import ScoreMatrixError, UnknownRuleError
 
 __all__ = [
@@ -63,32 +64,22 @@ class LeaderInputs:
 
 
 LeaderRule = Callable[[LeaderInputs], int]
-_RULES: dict[str, LeaderRule] = {}
+LEADER_RULES: Registry[LeaderRule] = Registry("leader rule", error=UnknownRuleError, replace=True)
 
 
 def register_leader_rule(name: str) -> Callable[[LeaderRule], LeaderRule]:
     """Decorator registering a leader rule under ``name`` (re-registering replaces it)."""
-
-    def deco(fn: LeaderRule) -> LeaderRule:
-        _RULES[name] = fn
-        return fn
-
-    return deco
+    return LEADER_RULES.register(name)
 
 
 def get_leader_rule(name: str) -> LeaderRule:
     """The leader rule registered under ``name``; :class:`UnknownRuleError` if none."""
-    try:
-        return _RULES[name]
-    except KeyError:
-        raise UnknownRuleError(
-            f"unknown leader rule {name!r}; known: {', '.join(sorted(_RULES))}"
-        ) from None
+    return LEADER_RULES.get(name)
 
 
 def available_leader_rules() -> list[str]:
     """Names of the registered leader rules, sorted."""
-    return sorted(_RULES)
+    return LEADER_RULES.names()
 
 
 def _argbest(values: np.ndarray, *, lowest: bool) -> int:

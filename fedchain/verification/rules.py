@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from fedchain.registry import Registry
 from fedchain.verification._arrays import UpdateRows, to_numpy
 from fedchain.verification.errors import UnknownRuleError, VerificationError
 from fedchain.verification.fedavg import fedavg
@@ -66,32 +67,24 @@ class Verdict:
 
 
 Rule = Callable[..., Verdict]
-_RULES: dict[str, Rule] = {}
+VERIFICATION_RULES: Registry[Rule] = Registry(
+    "verification rule", error=UnknownRuleError, replace=True
+)
 
 
 def register_rule(name: str) -> Callable[[Rule], Rule]:
     """Decorator registering a verification rule under ``name``."""
-
-    def deco(fn: Rule) -> Rule:
-        _RULES[name] = fn
-        return fn
-
-    return deco
+    return VERIFICATION_RULES.register(name)
 
 
 def get_rule(name: str) -> Rule:
     """The rule registered under ``name``; :class:`UnknownRuleError` if none."""
-    try:
-        return _RULES[name]
-    except KeyError:
-        raise UnknownRuleError(
-            f"unknown verification rule {name!r}; known: {', '.join(sorted(_RULES))}"
-        ) from None
+    return VERIFICATION_RULES.get(name)
 
 
 def available_rules() -> list[str]:
     """Names of the registered verification rules, sorted."""
-    return sorted(_RULES)
+    return VERIFICATION_RULES.names()
 
 
 def verify(name: str, updates: Any, **options: Any) -> Verdict:
