@@ -22,6 +22,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from fedchain.chain.abi import entry_signature, param_type
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_ARTIFACTS = ROOT / "fedchain" / "contracts"
 DEFAULT_OUT = ROOT / "fedchain" / "chain" / "bindings.py"
@@ -33,18 +35,6 @@ RESERVED_METHODS = frozenset(
 )  # fmt: skip
 TX_KEYWORDS = frozenset({"self", "sender", "value", "gas"})
 VIEW_KEYWORDS = frozenset({"self", "sender", "block"})
-
-
-def canonical_type(param: Mapping[str, Any]) -> str:
-    typ = str(param["type"])
-    if typ.startswith("tuple"):
-        inner = ",".join(canonical_type(c) for c in param.get("components", []))
-        return f"({inner}){typ[len('tuple') :]}"
-    return typ
-
-
-def signature(entry: Mapping[str, Any]) -> str:
-    return f"{entry['name']}({','.join(canonical_type(p) for p in entry.get('inputs', []))})"
 
 
 def identifier(name: str, reserved: Iterable[str] = ()) -> str:
@@ -185,10 +175,10 @@ class Generator:
     @staticmethod
     def _functions(artifact: Mapping[str, Any]) -> list[dict[str, Any]]:
         fns = [e for e in artifact.get("abi", []) if e.get("type") == "function"]
-        return sorted(fns, key=lambda e: (e["name"], signature(e)))
+        return sorted(fns, key=lambda e: (e["name"], entry_signature(e)))
 
     def _doc(self, artifact: Mapping[str, Any], entry: Mapping[str, Any]) -> list[str]:
-        sig = signature(entry)
+        sig = entry_signature(entry)
         user = artifact.get("userdoc", {}).get("methods", {}).get(sig, {})
         dev = artifact.get("devdoc", {}).get("methods", {}).get(sig, {})
         text = [_paragraph(s) for s in (user.get("notice"), dev.get("details")) if s]
@@ -215,9 +205,7 @@ class Generator:
         for entry in functions:
             base = entry["name"]
             if counts[base] > 1:
-                base += "_" + "_".join(
-                    re.sub(r"\W", "", canonical_type(p)) for p in entry["inputs"]
-                )
+                base += "_" + "_".join(re.sub(r"\W", "", param_type(p)) for p in entry["inputs"])
             method = identifier(base, used)
             used.add(method)
             lines += ["", *self.render_method(artifact, entry, method)]
@@ -248,7 +236,7 @@ class Generator:
             arg = identifier(param.get("name") or f"arg{i}", reserved | set(args))
             args.append(arg)
             params.append(f"{arg}: {self.py_type(param)}")
-        sig = signature(entry)
+        sig = entry_signature(entry)
         call_args = [f'"{sig}"', *args]
         doc = self._doc(artifact, entry)
         if view:

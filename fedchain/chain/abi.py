@@ -19,6 +19,7 @@ from fedchain.chain.errors import AbiArgumentError
 
 __all__ = [
     "decode_values",
+    "digest32",
     "encode_values",
     "entry_signature",
     "event_topic",
@@ -27,6 +28,14 @@ __all__ = [
     "selector",
     "to_abi_value",
 ]
+
+
+def digest32(digest: bytes | str) -> bytes:
+    """A 32-byte digest from bytes or a (``0x``-)hex string; ``ValueError`` for any other length."""
+    raw = bytes.fromhex(digest.removeprefix("0x")) if isinstance(digest, str) else bytes(digest)
+    if len(raw) != 32:
+        raise ValueError(f"a model digest is 32 bytes, got {len(raw)}")
+    return raw
 
 
 def param_type(param: Mapping[str, Any]) -> str:

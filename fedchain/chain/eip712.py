@@ -21,6 +21,8 @@ from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
 
+from fedchain.chain.abi import digest32
+
 __all__ = [
     "ATTESTATION_TYPES",
     "DOMAIN_NAME",
@@ -89,13 +91,6 @@ def domain(*, chain_id: int, verifying_contract: str) -> dict[str, Any]:
     }
 
 
-def _digest32(digest: bytes | str) -> bytes:
-    raw = bytes.fromhex(digest.removeprefix("0x")) if isinstance(digest, str) else bytes(digest)
-    if len(raw) != 32:
-        raise ValueError(f"a model digest is 32 bytes, got {len(raw)}")
-    return raw
-
-
 def update_typed_data(
     *,
     chain_id: int,
@@ -114,7 +109,7 @@ def update_typed_data(
         "message": {
             "taskId": int(task_id),
             "round": int(round),
-            "digest": _digest32(digest),
+            "digest": digest32(digest),
             "numSamples": int(num_samples),
             "codec": int(codec),
         },
@@ -144,7 +139,7 @@ def attestation_typed_data(
         "message": {
             "taskId": int(task_id),
             "round": int(round),
-            "verdictHash": _digest32(verdict_hash),
+            "verdictHash": digest32(verdict_hash),
         },
     }
 
@@ -192,7 +187,7 @@ def sign_update(
     )  # fmt: skip
     sig = _vrs(account, message)
     return {
-        "digest": _digest32(digest),
+        "digest": digest32(digest),
         "numSamples": int(num_samples),
         "codec": int(codec),
         "r": sig["r"],

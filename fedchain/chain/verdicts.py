@@ -20,6 +20,8 @@ from typing import Any
 from eth_abi import encode
 from eth_utils import keccak
 
+from fedchain.chain.abi import digest32
+
 __all__ = ["BPS", "bitmap", "indices", "make_verdict", "verdict_hash"]
 
 #: Basis-point denominator of reward weights.
@@ -41,13 +43,6 @@ def indices(bits: int) -> list[int]:
     return [i for i in range(256) if bits >> i & 1]
 
 
-def _digest32(digest: bytes | str) -> bytes:
-    raw = bytes.fromhex(digest.removeprefix("0x")) if isinstance(digest, str) else bytes(digest)
-    if len(raw) != 32:
-        raise ValueError(f"a model digest is 32 bytes, got {len(raw)}")
-    return raw
-
-
 def make_verdict(
     *,
     submitted: Iterable[int],
@@ -60,7 +55,7 @@ def make_verdict(
     return {
         "submitted": bitmap(submitted),
         "accepted": bitmap(accepted),
-        "globalModel": _digest32(global_model),
+        "globalModel": digest32(global_model),
         "codec": int(codec),
         "weights": [int(w) for w in weights],
     }
@@ -77,7 +72,7 @@ def verdict_hash(task_id: int, round: int, verdict: dict[str, Any]) -> bytes:
                 int(round),
                 int(verdict["submitted"]),
                 int(verdict["accepted"]),
-                _digest32(verdict["globalModel"]),
+                digest32(verdict["globalModel"]),
                 int(verdict["codec"]),
                 weights_hash,
             ],
