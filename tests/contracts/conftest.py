@@ -260,39 +260,40 @@ def build_world(chain: Chain) -> World:
 CHAINS = ["embedded", pytest.param("anvil", marks=pytest.mark.anvil)]
 
 
-@pytest.fixture(scope="module", params=CHAINS)
-def module_world(request: pytest.FixtureRequest) -> Iterator[World]:
-    chain = _chain(request.param)
+def _world_on(chain: Chain) -> Iterator[World]:
+    """A deployed world on ``chain``, closed after the module."""
     try:
         yield build_world(chain)
     finally:
         chain.close()
+
+
+def _reverted_after(world: World) -> Iterator[World]:
+    """``world``, reverted to its pristine state after the test."""
+    snap = world.chain.snapshot()
+    try:
+        yield world
+    finally:
+        world.chain.revert(snap)
+
+
+@pytest.fixture(scope="module", params=CHAINS)
+def module_world(request: pytest.FixtureRequest) -> Iterator[World]:
+    yield from _world_on(_chain(request.param))
 
 
 @pytest.fixture
 def world(module_world: World) -> Iterator[World]:
     """The module's world, reverted to its pristine state after the test."""
-    snap = module_world.chain.snapshot()
-    try:
-        yield module_world
-    finally:
-        module_world.chain.revert(snap)
+    yield from _reverted_after(module_world)
 
 
 @pytest.fixture(scope="module")
 def embedded_world() -> Iterator[World]:
     """An embedded-only world for tests that need no Anvil twin."""
-    chain = connect("embedded", accounts=3)
-    try:
-        yield build_world(chain)
-    finally:
-        chain.close()
+    yield from _world_on(connect("embedded", accounts=3))
 
 
 @pytest.fixture
 def eworld(embedded_world: World) -> Iterator[World]:
-    snap = embedded_world.chain.snapshot()
-    try:
-        yield embedded_world
-    finally:
-        embedded_world.chain.revert(snap)
+    yield from _reverted_after(embedded_world)
