@@ -1,4 +1,4 @@
-"""One whole task on chain with scripted outcomes: the flow ``fedchain demo`` and
+"""One whole task on chain with scripted outcomes: the flow the scenario tests and
 ``benchmarks/gas.py`` share.
 
 No learning happens here: each client's "update" is a small deterministic blob whose raw-leaf

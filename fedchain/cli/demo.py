@@ -1,61 +1,198 @@
-"""``fedchain demo``: one small task end-to-end on the embedded chain.
+"""``fedchain demo``: a whole federated-learning task on real data, in one process.
 
-Deploys the contracts, then plays a scripted task with real transactions (4 clients, 3 miners,
-2 rounds; client 1's update is rejected in round 0): EIP-712 join permits, relayed signed
-submissions, the leader's verdict with the committee's attestations, settlement and pull-payment
-withdrawals. Prints a per-round table (accepted / rejected, reputations, gas) and, with
-``--json``, one JSON object as the last line.
+Defaults (``make demo``): scikit-learn's digits split over 10 clients, client 8 flips the sign
+of its updates and client 9 free-rides; 3 miners verify every update with Multi-KRUM (f = 2);
+5 rounds; reputation rewards; feature-level DP at ε = 2 (docs/learning.md's recommendation for
+this data); the embedded chain and a local blob store. It prints the per-round table and a
+summary, writes a run directory (``result.json``, plots, ``transactions.csv``) and, with
+``--json``, prints one JSON object last.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Annotated
+import sys
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
 from fedchain.errors import ConfigError
 
-__all__ = ["register"]
+__all__ = ["parse_attacks", "register"]
+
+
+def parse_attacks(values: list[str]) -> dict[int, Any]:
+    """``["8=sign_flip", "9=free_rider", "3=scale:factor=5"]`` → client index → behaviour spec.
+
+    A behaviour's parameters follow a colon as ``key=value`` pairs separated by commas.
+    """
+    attacks: dict[int, Any] = {}
+    for item in values:
+        index, sep, rest = item.partition("=")
+        if not sep or not index.strip().isdigit() or not rest:
+            raise ConfigError(f"--attack {item!r}: use CLIENT=BEHAVIOUR, e.g. 8=sign_flip")
+        name, _, param_text = rest.partition(":")
+        params: dict[str, Any] = {}
+        for pair in filter(None, param_text.split(",")):
+            key, eq, value = pair.partition("=")
+            if not eq:
+                raise ConfigError(f"--attack {item!r}: parameters are key=value pairs")
+            try:
+                params[key.strip()] = json.loads(value)
+            except json.JSONDecodeError:
+                params[key.strip()] = value
+        attacks[int(index)] = {"name": name.strip(), "params": params}
+    return attacks
 
 
 def _demo(
-    clients: Annotated[int, typer.Option(help="Number of clients.", min=2, max=256)] = 4,
+    clients: Annotated[int, typer.Option(help="Number of clients.", min=2, max=256)] = 10,
     miners: Annotated[int, typer.Option(help="Number of miners.", min=1, max=64)] = 3,
-    rounds: Annotated[int, typer.Option(help="Number of rounds.", min=1, max=250)] = 2,
+    rounds: Annotated[int, typer.Option(help="Number of rounds.", min=1, max=250)] = 5,
+    attack: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="CLIENT=BEHAVIOUR[:k=v,...], repeatable (default: 8=sign_flip:scale=4, "
+            "9=free_rider). --attack none for an honest run.",
+            show_default=False,
+        ),
+    ] = None,
+    byzantine_f: Annotated[
+        int | None,
+        typer.Option("--f", help="Multi-KRUM's Byzantine bound (default: number of attackers)."),
+    ] = None,
+    epsilon: Annotated[
+        float, typer.Option(help="Feature-DP epsilon per release (0: no DP).", min=0)
+    ] = 2.0,
+    policy: Annotated[
+        str, typer.Option(help="Reward policy: reputation, contribution, data_amount, fixed.")
+    ] = "reputation",
+    dataset: Annotated[str, typer.Option(help="digits, or mnist (needs --data).")] = "digits",
+    data: Annotated[
+        Path | None, typer.Option(help="MNIST .npz file or IDX directory.", show_default=False)
+    ] = None,
+    task_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--task", help="A TOML task file (overrides the options above).", show_default=False
+        ),
+    ] = None,
+    chain: Annotated[str, typer.Option(help="embedded, or anvil.")] = "embedded",
+    store: Annotated[
+        str | None,
+        typer.Option(
+            help="Store spec (local:DIR or kubo:URL); default: RUN_DIR/store.", show_default=False
+        ),
+    ] = None,
+    run_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where to write results (default: runs/demo-<UTC time>).", show_default=False
+        ),
+    ] = None,
+    relay: Annotated[
+        bool, typer.Option(help="Batch the clients' signed updates into one transaction.")
+    ] = True,
+    seed: Annotated[int, typer.Option(help="Seeds keys, data, model, training, noise.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object last.")] = False,
+    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Print every action.")] = False,
 ) -> None:
-    """Run one small FedChain task on the embedded chain and print what happened."""
-    from fedchain.chain import connect
-    from fedchain.chain.scenario import ScenarioConfig, run_scenario
+    """Run a whole FedChain task on real data and print what happened, round by round."""
+    from fedchain.report import default_run_dir, round_table, summary_lines, write_run_dir
+    from fedchain.roles.taskfile import TaskFile, load_task_file
+    from fedchain.sim import SimConfig
 
-    if clients < 2:
-        raise ConfigError("the demo needs at least two clients")
-    config = ScenarioConfig(
-        clients=clients,
-        miners=miners,
-        rounds=rounds,
-        committee_size=min(3, miners),
-        byzantine_f=1,
-        rejected=frozenset({(0, 1)}),
-    )
-    with connect("embedded", accounts=2, seed=config.seed) as chain:  # replays exactly
-        result = run_scenario(chain, config)
-    if not as_json:
-        typer.echo(f"FedChain demo: task {result.task_id}, {clients} clients, {miners} miners")
-        typer.echo(f"{'round':>5}  {'accepted':<16}{'rejected':<12}{'reputations':<24}{'gas':>10}")
-        for o in result.rounds:
-            accepted = ",".join(map(str, o.accepted)) or "-"
-            rejected = ",".join(map(str, o.rejected + o.missing)) or "-"
-            reps = ",".join(map(str, o.reputations))
-            typer.echo(f"{o.round:>5}  {accepted:<16}{rejected:<12}{reps:<24}{o.gas:>10,}")
-        typer.echo(
-            f"escrow {result.escrow} wei = paid {result.rewards_paid} + refunded "
-            f"{result.unearned}; M11 penalties {result.penalties} (dust to requester "
-            f"{result.penalty_dust}); slashed {result.slashed}; task gas {result.task_gas:,}"
-        )
+    if attack is None:
+        attacks: dict[int, Any] = {8: {"name": "sign_flip", "params": {"scale": 4.0}},
+                                   9: {"name": "free_rider", "params": {}}}  # fmt: skip
+        attacks = {i: a for i, a in attacks.items() if i < clients}
+    elif attack == ["none"]:
+        attacks = {}
     else:
-        typer.echo(json.dumps(result.summary()))
+        attacks = parse_attacks(attack)
+    if task_file is not None:
+        task = load_task_file(task_file)
+    else:
+        f = byzantine_f if byzantine_f is not None else max(1, len(attacks))
+        task = TaskFile.from_dict(
+            _demo_task(clients, miners, rounds, min(f, clients - 1), policy, dataset, epsilon),
+            source="demo options",
+        )
+    out = Path(run_dir) if run_dir is not None else default_run_dir()
+    config = SimConfig(
+        task=task, miners=miners, attacks=attacks, dataset=dataset,
+        data_path=str(data) if data is not None else None, chain=chain,
+        store=store or f"local:{out / 'store'}", relay=relay, seed=seed,
+    )  # fmt: skip
+    if dataset == "mnist" and data is None:
+        raise ConfigError("--dataset mnist needs --data FILE (.npz or an IDX directory)")
+    result = _run_with_progress(config, verbose=verbose, quiet=as_json)
+    summary = dict(result.summary)
+    summary["run_dir"] = str(out)
+    files = write_run_dir(summary, result.transactions, out)
+    if not as_json:
+        from rich.console import Console
+
+        console = Console(width=None if sys.stdout.isatty() else 120)
+        console.print(round_table(summary))
+        for line in summary_lines(summary):
+            console.print(line, highlight=False)
+        console.print(f"run directory: {out} ({', '.join(p.name for p in files.values())})")
+    else:
+        typer.echo(json.dumps(summary))
+
+
+def _demo_task(
+    clients: int, miners: int, rounds: int, f: int, policy: str, dataset: str, epsilon: float
+) -> dict[str, Any]:
+    """The task-file dict of the demo: digits settings from docs/learning.md, or 004's MNIST."""
+    digits = dataset == "digits"
+    privacy = (
+        {"mechanism": "feature_dp", "epsilon": epsilon} if epsilon > 0 else {"mechanism": "none"}
+    )
+    return {
+        "task": {"max_clients": clients, "rounds": rounds, "byzantine_f": f,
+                 "committee_size": min(3, miners), "category": dataset},
+        "rewards": {"policy": policy, "reward_unit": "0.0001 ether",
+                    "client_mortgage": rounds * 2 * 10**15},
+        "model": {"name": "cnn_digits" if digits else "cnn004",
+                  "params": {"norm": "bounded", "norm_batch": 16 if digits else 64}},
+        "data": {"dataset": dataset},
+        "training": {} if digits else {"epochs": 1, "batch_size": 64, "lr": 0.01, "momentum": 0.9},
+        "privacy": privacy,
+    }  # fmt: skip
+
+
+def _run_with_progress(config: Any, *, verbose: bool, quiet: bool) -> Any:
+    """Run the simulation with a rich progress bar (rounds, and training within a round)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from fedchain.sim import run_simulation
+
+    console = Console(stderr=True)
+    rounds = config.task.rounds
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(), console=console, disable=quiet, transient=True,
+    ) as bar:  # fmt: skip
+        overall = bar.add_task("rounds", total=rounds)
+        training = bar.add_task("training", total=config.task.max_clients)
+
+        def progress(kind: str, data: dict[str, Any]) -> None:
+            if kind == "train":
+                bar.update(training, completed=data["done"],
+                           description=f"round {data['round'] + 1}: training")  # fmt: skip
+            elif kind == "round":
+                bar.update(overall, completed=data["round"] + 1)
+                bar.update(training, completed=0)
+            elif kind == "setup":
+                bar.update(overall, description=data["message"])
+            elif kind == "log" and verbose and not quiet:
+                bar.console.print(data["message"], highlight=False)
+
+        return run_simulation(config, progress=progress)
 
 
 def register(app: typer.Typer) -> None:

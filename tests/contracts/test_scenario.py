@@ -1,22 +1,16 @@
-"""``fedchain demo`` runs one real task on the embedded chain and accounts for every wei."""
+"""The scripted chain scenario (``fedchain.chain.scenario``, what ``benchmarks/gas.py`` runs)
+plays one real task on the embedded chain and accounts for every wei."""
 
 from __future__ import annotations
 
-import json
-
-import typer
-from typer.testing import CliRunner
-
-from fedchain.cli import demo
+from fedchain.chain import connect
+from fedchain.chain.scenario import ScenarioConfig, run_scenario
 
 
-def test_demo_json_accounts_for_the_escrow() -> None:
-    app = typer.Typer()
-    demo.register(app)
-    app.command("noop")(lambda: None)  # a second command keeps `demo` a subcommand
-    result = CliRunner().invoke(app, ["demo", "--json"])
-    assert result.exit_code == 0, result.output
-    data = json.loads(result.output.strip().splitlines()[-1])
+def test_scenario_accounts_for_the_escrow() -> None:
+    config = ScenarioConfig(rejected=frozenset({(0, 1)}))
+    with connect("embedded", accounts=2, seed=config.seed) as chain:
+        data = run_scenario(chain, config).summary()
     assert [r["rejected"] for r in data["rounds"]] == [[1], []]
     assert data["rounds"][0]["reputations"] == [6, 0, 6, 6]
     # Reputation policy, unit 1e12: round 0 pays 5 × 3 accepted, round 1 pays 6 + 0 + 6 + 6.

@@ -1,0 +1,213 @@
+"""What every role shares: who it is, which task it follows, and the loop that drives it.
+
+A role is a state machine over chain state. :meth:`TaskRole.step` reads the task (one view call
+and the new events), does at most the next action for this participant, and says whether it
+acted, is waiting, or is done. :meth:`TaskRole.run` repeats it until done. Nothing a later step
+needs is kept only in memory, so a new process (or a new object) carries on where an old one
+stopped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+
+from fedchain.chain.connection import Chain
+from fedchain.chain.contract import BoundContract
+from fedchain.chain.deploy import Deployment
+from fedchain.chain.transact import TxResult
+from fedchain.learning import ModelSpec
+from fedchain.roles.blobs import FetchedModel, fetch_model, read_manifest
+from fedchain.roles.chainview import TaskLog, TaskState, error_name, read_task
+from fedchain.roles.errors import RoleError, RoleTimeoutError
+from fedchain.roles.taskfile import TaskManifest
+from fedchain.storage import BlobStore
+
+__all__ = ["Activity", "ClaimResult", "Participant", "TaskRole", "quiet"]
+
+
+def quiet(message: str) -> None:
+    """A log sink that drops everything."""
+
+
+class Activity(Enum):
+    """What one :meth:`TaskRole.step` did."""
+
+    ACTED = "acted"  # sent a transaction or did real work; step again at once
+    WAITING = "waiting"  # waiting for others or for a deadline
+    DONE = "done"  # nothing left to do for this participant
+
+
+@dataclass
+class Participant:
+    """One participant: its account and where it meets the others.
+
+    Attributes:
+        chain: the connection (its transactions are signed locally with ``account``).
+        deployment: the FedChain contracts.
+        store: the blob store (local directory or Kubo).
+        account: the participant's key.
+        name: a label for log lines (``"client 3"``).
+        log: where progress lines go.
+    """
+
+    chain: Chain
+    deployment: Deployment
+    store: BlobStore
+    account: LocalAccount
+    name: str = ""
+    log: Callable[[str], None] = field(default=quiet)
+
+    @property
+    def address(self) -> str:
+        """The participant's checksummed address."""
+        return str(self.account.address)
+
+    @property
+    def tasks(self) -> BoundContract:
+        """The TaskManager binding."""
+        return self.deployment.tasks
+
+    def say(self, message: str) -> None:
+        """Log ``message`` prefixed with the participant's name."""
+        self.log(f"{self.name}: {message}" if self.name else message)
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    """What :meth:`TaskRole.claim` did: settled the membership, withdrew ``withdrawn`` wei."""
+
+    settled: bool
+    withdrawn: int
+    settlement: dict[str, Any] = field(default_factory=dict)
+
+
+class TaskRole:
+    """Base of the roles that follow one task.
+
+    Args:
+        who: the participant.
+        task_id: the task.
+        log: a :class:`TaskLog` to share with other roles in the same process (else its own).
+    """
+
+    def __init__(self, who: Participant, task_id: int, *, log: TaskLog | None = None) -> None:
+        self.who = who
+        self.task_id = task_id
+        self.log = log if log is not None else TaskLog(who.tasks, task_id)
+        self._manifest: TaskManifest | None = None
+        self._models: dict[tuple[bytes, int], FetchedModel] = {}
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def state(self) -> TaskState:
+        """The task now (and the events up to now)."""
+        self.log.refresh()
+        return read_task(self.who.tasks, self.task_id)
+
+    @property
+    def manifest(self) -> TaskManifest:
+        """The task manifest, read once from the initial model blob."""
+        if self._manifest is None:
+            digest, codec = self.who.deployment.models.initialModel(self.task_id)
+            initial = fetch_model(self.who.store, digest, codec)  # spec unknown until read
+            self._manifest = read_manifest(initial)
+        return self._manifest
+
+    @property
+    def spec(self) -> ModelSpec:
+        """The task's model spec."""
+        return self.manifest.model
+
+    def model(self, digest: bytes, codec: int) -> FetchedModel:
+        """A model blob by its on-chain address, checked against the task's model spec
+        (cached per process)."""
+        key = (bytes(digest), int(codec))
+        if key not in self._models:
+            self._models[key] = fetch_model(self.who.store, key[0], key[1], spec=self.spec)
+        return self._models[key]
+
+    def global_model(self, round: int) -> FetchedModel:
+        """The model round ``round`` starts from: the initial model, or round − 1's result."""
+        models = self.who.deployment.models
+        if round == 0:
+            digest, codec = models.initialModel(self.task_id)
+        else:
+            digest, codec = models.roundModel(self.task_id, round - 1)
+        if not any(digest):
+            raise RoleError(f"task {self.task_id} has no global model for round {round} yet")
+        return self.model(digest, codec)
+
+    # -- acting -----------------------------------------------------------------------------
+
+    def send(self, fn: str, *args: Any, value: int = 0) -> TxResult:
+        """Send ``TaskManager.fn(*args)`` from this participant."""
+        method = getattr(self.who.tasks, fn)
+        result: TxResult = method(*args, sender=self.who.account, value=value)
+        return result
+
+    def member_role(self) -> int:
+        """0 none (or settled), 1 client, 2 miner."""
+        info = self.who.tasks.memberOf(self.task_id, self.who.address)
+        return int(info["role"] if isinstance(info, dict) else info.role)
+
+    def claim(self) -> ClaimResult:
+        """Settle this participant's membership of an ended task, then withdraw its balance.
+
+        Safe to repeat: an already settled membership is skipped, a zero balance is not
+        withdrawn.
+        """
+        settled, details = False, {}
+        state = self.state()
+        if state.status.ended and self.member_role() != 0:
+            try:
+                result = self.send("settle", self.task_id, self.who.address)
+                settled = True
+                for e in result.events:
+                    if e.name in ("ClientSettled", "MinerSettled"):
+                        details = {k: v for k, v in e.args.items() if k != "taskId"}
+            except Exception as exc:
+                if error_name(exc) != "TaskManagerNotMember":  # settled meanwhile by someone
+                    raise
+        balance = int(self.who.tasks.balanceOf(self.who.address))
+        if balance:
+            self.send("withdraw", balance)
+        return ClaimResult(settled=settled, withdrawn=balance, settlement=details)
+
+    # -- driving ----------------------------------------------------------------------------
+
+    def step(self) -> Activity:
+        """Do the next thing (subclasses)."""
+        raise NotImplementedError
+
+    def run(
+        self,
+        *,
+        poll: float = 1.0,
+        timeout: float | None = None,
+        on_wait: Callable[[TaskRole], None] | None = None,
+    ) -> None:
+        """Step until done, sleeping ``poll`` seconds whenever the role is waiting.
+
+        Raises:
+            RoleTimeoutError: not done after ``timeout`` seconds.
+        """
+        start = time.monotonic()
+        while True:
+            activity = self.step()
+            if activity is Activity.DONE:
+                return
+            if timeout is not None and time.monotonic() - start > timeout:
+                raise RoleTimeoutError(
+                    f"{self.who.name or self.who.address}: task {self.task_id} not done after "
+                    f"{timeout:.0f} s"
+                )
+            if activity is Activity.WAITING:
+                if on_wait is not None:
+                    on_wait(self)
+                time.sleep(poll)

@@ -1,0 +1,210 @@
+"""What the roles read from the chain: a task's state (one view call) and its events.
+
+Every decision a role takes starts here, so a restarted process sees exactly what a process
+that never stopped would see: nothing essential lives only in memory.
+
+- :func:`read_task` snapshots ``TaskManager.taskInfo`` as a :class:`TaskState`;
+- :class:`TaskLog` reads a task's events incrementally (every TaskManager event whose first
+  indexed argument is the task id) and caches them, so a role polling every second costs one
+  ``eth_getLogs`` over the new blocks only;
+- :func:`chain_now` is the time the next transaction will see, near enough to decide whether
+  a deadline has passed.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+from fedchain.chain.connection import Chain
+from fedchain.chain.contract import BoundContract
+from fedchain.chain.errors import ContractError
+from fedchain.chain.events import DecodedEvent, decode_logs
+from fedchain.roles.errors import TaskNotFoundError
+
+__all__ = [
+    "TaskLog",
+    "TaskState",
+    "TaskStatus",
+    "chain_now",
+    "error_name",
+    "read_task",
+]
+
+
+class TaskStatus(IntEnum):
+    """The contract's ``TaskStatus`` enum."""
+
+    NONE = 0
+    JOINING = 1
+    RUNNING = 2
+    FINISHED = 3
+    CANCELLED = 4
+
+    @property
+    def ended(self) -> bool:
+        """Finished or cancelled: only settlement and withdrawals remain."""
+        return self in (TaskStatus.FINISHED, TaskStatus.CANCELLED)
+
+
+@dataclass(frozen=True)
+class TaskState:
+    """One snapshot of ``taskInfo`` (field names in Python style; amounts in wei)."""
+
+    task_id: int
+    status: TaskStatus
+    requester: str
+    policy: int
+    rounds: int
+    round: int
+    client_count: int
+    miner_count: int
+    committee_size: int
+    attempt: int
+    max_clients: int
+    byzantine_f: int
+    join_deadline: int
+    submit_deadline: int
+    verdict_deadline: int
+    submit_duration: int
+    verdict_duration: int
+    per_round_reward: int
+    reward_unit: int
+    client_mortgage: int
+    min_miner_stake: int
+    pot: int
+    unsettled: int
+
+    @property
+    def quorum(self) -> int:
+        """Approvals that finalize a round: ⌈2·size/3⌉ (the contract's rule)."""
+        return (2 * self.committee_size + 2) // 3
+
+
+def _field(info: Any, name: str) -> Any:
+    return info[name] if isinstance(info, dict) else getattr(info, name)
+
+
+def read_task(tasks: BoundContract, task_id: int) -> TaskState:
+    """Snapshot task ``task_id``.
+
+    Raises:
+        TaskNotFoundError: the deployment has no such task.
+    """
+    info = tasks.taskInfo(task_id)
+    status = TaskStatus(int(_field(info, "status")))
+    if status is TaskStatus.NONE:
+        raise TaskNotFoundError(f"task {task_id} does not exist on TaskManager {tasks.address}")
+    names = {
+        "policy": "policy", "rounds": "rounds", "round": "round", "client_count": "clientCount",
+        "miner_count": "minerCount", "committee_size": "committeeSize", "attempt": "attempt",
+        "max_clients": "maxClients", "byzantine_f": "byzantineF", "join_deadline": "joinDeadline",
+        "submit_deadline": "submitDeadline", "verdict_deadline": "verdictDeadline",
+        "submit_duration": "submitDuration", "verdict_duration": "verdictDuration",
+        "per_round_reward": "perRoundReward", "reward_unit": "rewardUnit",
+        "client_mortgage": "clientMortgage", "min_miner_stake": "minMinerStake", "pot": "pot",
+        "unsettled": "unsettled",
+    }  # fmt: skip
+    values = {py: int(_field(info, sol)) for py, sol in names.items()}
+    return TaskState(
+        task_id=task_id, status=status, requester=str(_field(info, "requester")), **values
+    )
+
+
+def chain_now(chain: Chain) -> int:
+    """The time the next transaction will (at least) see.
+
+    The embedded chain keeps its own clock (moved by :meth:`Chain.increase_time`); a real node
+    stamps a new block with the wall clock, which may be ahead of the latest block when no
+    transaction came for a while.
+    """
+    latest = chain.timestamp()
+    if chain.kind == "embedded":
+        return latest
+    return max(latest, int(time.time()))
+
+
+def error_name(exc: BaseException) -> str:
+    """The Solidity custom error's name of a contract revert (``""`` for anything else)."""
+    return str(getattr(exc, "error_name", "")) if isinstance(exc, ContractError) else ""
+
+
+class TaskLog:
+    """The events of one task, read incrementally and cached.
+
+    Args:
+        tasks: the TaskManager binding.
+        task_id: the task.
+        from_block: the first block to read (the block of ``TaskCreated`` when known; reading
+            from 0 works everywhere but is slower on the embedded chain).
+
+    Several roles in one process may share one log.
+    """
+
+    def __init__(self, tasks: BoundContract, task_id: int, *, from_block: int = 0) -> None:
+        self.tasks = tasks
+        self.task_id = task_id
+        self._next_block = from_block
+        self._events: list[DecodedEvent] = []
+        self._topic = "0x" + task_id.to_bytes(32, "big").hex()
+
+    def refresh(self) -> list[DecodedEvent]:
+        """Read the blocks mined since the last call; returns the new events."""
+        chain = self.tasks.chain
+        latest = chain.block_number()
+        if latest < self._next_block:
+            return []
+        logs = chain.get_logs(
+            address=self.tasks.address,
+            topics=[None, self._topic],
+            from_block=self._next_block,
+            to_block=latest,
+        )
+        fresh = [e for e in decode_logs(logs) if int(e.args.get("taskId", -1)) == self.task_id]
+        self._events.extend(fresh)
+        self._next_block = latest + 1
+        return fresh
+
+    def events(self, name: str | None = None, **match: Any) -> list[DecodedEvent]:
+        """Cached events (call :meth:`refresh` first), optionally by name and argument values."""
+        return [
+            e
+            for e in self._events
+            if (name is None or e.name == name)
+            and all(_same(e.args.get(k), v) for k, v in match.items())
+        ]
+
+    def last(self, name: str, **match: Any) -> DecodedEvent | None:
+        """The latest cached event of that name matching ``match``, or None."""
+        found = self.events(name, **match)
+        return found[-1] if found else None
+
+    def clients(self) -> list[str]:
+        """Client addresses in index order (from ``ClientJoined``)."""
+        joined = sorted(self.events("ClientJoined"), key=lambda e: int(e.args["index"]))
+        return [str(e.args["client"]) for e in joined]
+
+    def miners(self) -> list[str]:
+        """Miner addresses in index order (from ``MinerJoined``)."""
+        joined = sorted(self.events("MinerJoined"), key=lambda e: int(e.args["index"]))
+        return [str(e.args["miner"]) for e in joined]
+
+    def submissions(self, round: int) -> dict[str, DecodedEvent]:
+        """Each client's first ``UpdateSubmitted`` of ``round`` (later ones do not count)."""
+        first: dict[str, DecodedEvent] = {}
+        for e in self.events("UpdateSubmitted", round=round):
+            first.setdefault(str(e.args["client"]).lower(), e)
+        return first
+
+    def created_block(self) -> int | None:
+        """The block of ``TaskCreated``, once read."""
+        created = self.last("TaskCreated")
+        return created.block_number if created is not None else None
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, str) and isinstance(b, str):
+        return a.lower() == b.lower()
+    return bool(a == b)
