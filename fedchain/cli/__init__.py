@@ -33,9 +33,10 @@ def _register_command_groups() -> None:
     if _registered:
         return
     _registered = True
-    from fedchain.cli import demo, ipfs
+    from fedchain.cli import account, demo, ipfs
 
     app.add_typer(ipfs.app, name="ipfs")
+    app.add_typer(account.app, name="account")
     demo.register(app)
 
 
