@@ -49,7 +49,14 @@ from fedchain.roles.requester import Requester, publish_task
 from fedchain.roles.taskfile import TaskFile
 from fedchain.storage import BlobStore, cid_to_digest, open_store
 
-__all__ = ["SimConfig", "SimError", "SimResult", "run_simulation"]
+__all__ = [
+    "SimConfig",
+    "SimError",
+    "SimResult",
+    "advance_to_next_deadline",
+    "demo_config",
+    "run_simulation",
+]
 
 #: Receives progress events: ``(kind, data)``; kinds ``"log"``, ``"setup"``, ``"train"``,
 #: ``"round"`` (see :func:`run_simulation`).
@@ -75,6 +82,7 @@ class SimConfig:
         attacks: client index → behaviour: a name (``"sign_flip"``), a dict
             ``{"name": ..., "params": {...}}`` or a list of them (composed).
         miner_faults: miner index → simulated faults (``{"silent_leader"}``).
+        offline_miners: miners that join and then go down for the whole task.
         dataset: ``"digits"`` or ``"mnist"``; ``data_path`` for MNIST's file.
         partition: ``"iid"`` | ``"dirichlet"`` | ``"buckets"``; ``per_client`` images each.
         test_size: test images used for the accuracy column (None: all).
@@ -90,6 +98,7 @@ class SimConfig:
     miners: int = 3
     attacks: Mapping[int, Any] = field(default_factory=dict)
     miner_faults: Mapping[int, frozenset[str]] = field(default_factory=dict)
+    offline_miners: frozenset[int] = frozenset()
     dataset: str = "digits"
     data_path: str | None = None
     partition: str = "iid"
@@ -112,7 +121,7 @@ class SimConfig:
         for i in self.attacks:
             if not 0 <= int(i) < n:
                 raise ConfigError(f"attack on client {i}, but clients are numbered 0..{n - 1}")
-        for j in self.miner_faults:
+        for j in [*self.miner_faults, *self.offline_miners]:
             if not 0 <= int(j) < self.miners:
                 raise ConfigError(
                     f"fault on miner {j}, but miners are numbered 0..{self.miners - 1}"
@@ -200,7 +209,7 @@ class _Run:
         return local, ds.x_test[:size], ds.y_test[:size]
 
 
-def _advance(chain: Chain, log: TaskLog, tasks: Any, task_id: int) -> None:
+def advance_to_next_deadline(chain: Chain, tasks: Any, task_id: int) -> None:
     """Nobody can act: move the clock to just past the next deadline (a node: wait a bit)."""
     if chain.kind != "embedded":
         time.sleep(0.25)
@@ -312,6 +321,7 @@ def _drive(
 ) -> None:
     done: set[int] = set()
     roles: list[TaskRole] = [requester, *clients, *miners]
+    offline = {1 + len(clients) + j for j in run.cfg.offline_miners}
     idle_rounds = 0
     reported = 0
     while len(done) < len(roles):
@@ -320,6 +330,9 @@ def _drive(
         acted = False
         for k, role in enumerate(roles):
             if k in done:
+                continue
+            if k in offline and log.events("TaskStarted"):
+                done.add(k)  # joined, then went down for good
                 continue
             before = len(getattr(role, "rounds", {}))
             activity = role.step()
@@ -345,7 +358,7 @@ def _drive(
         if idle_rounds > 50:
             state = read_task(deployment.tasks, task_id)
             raise SimError(f"the task stalled in round {state.round} ({state.status.name.lower()})")
-        _advance(run.chain, log, deployment.tasks, task_id)
+        advance_to_next_deadline(run.chain, deployment.tasks, task_id)
 
 
 def _report(

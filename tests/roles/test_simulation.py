@@ -1,0 +1,124 @@
+"""Whole tasks in one process (``fedchain.sim``): real roles, embedded chain, local store.
+
+Each scenario checks what the chain recorded (verdicts, replacements, slashes, settlements),
+not what the roles believe.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from fedchain.roles.taskfile import TaskFile
+from fedchain.sim import SimConfig, SimResult, run_simulation
+
+MORTGAGE = 6 * 10**15  # divisible by 1, 2 and 3 rounds
+
+
+def _task(**task: Any) -> TaskFile:
+    shape = {"max_clients": 5, "rounds": 2, "byzantine_f": 1, "committee_size": 3, **task}
+    return TaskFile.from_dict({
+        "task": shape,
+        "rewards": {"reward_unit": "0.0001 ether", "client_mortgage": MORTGAGE},
+        "training": {"epochs": 1},
+    })  # fmt: skip
+
+
+def _run(task: TaskFile, **options: Any) -> SimResult:
+    return run_simulation(SimConfig(task=task, test_size=100, **options))
+
+
+def test_sign_flipper_is_rejected_and_penalized_honest_clients_rewarded() -> None:
+    result = _run(_task(), attacks={4: {"name": "sign_flip", "params": {"scale": 4.0}}}, miners=3)
+    s = result.summary
+    clients = s["clients"]
+    attacker = clients[4]
+    assert s["malicious"] == [attacker]
+    for row in s["rounds"]:
+        assert row["accepted"] == clients[:4] and row["rejected"] == [attacker]
+        assert row["missing"] == [] and row["attempts"] == 1
+    assert s["reputation"][attacker] == [0, 1]
+    assert all(s["reputation"][c] == [6, 7] for c in clients[:4])
+    # M11: two lazy rounds of two forfeit the whole mortgage, shared by the four others.
+    assert s["payouts"][attacker]["penalty"] == MORTGAGE
+    assert s["payouts"][attacker]["reward"] == 0
+    for c in clients[:4]:
+        p = s["payouts"][c]
+        assert p["reward"] == (5 + 6) * 10**14 and p["penalty"] == 0
+        assert p["penalty_share"] == MORTGAGE // 4
+        assert p["payout"] == MORTGAGE + p["reward"] + p["penalty_share"]
+    assert s["balanced"] is True
+    assert s["escrow"]["paid"] + s["escrow"]["refunded"] == s["escrow"]["deposited"]
+    assert s["stakes"]["slashed"] == 0
+    assert 0 < s["final_accuracy"] <= 1 and s["epsilon"] == 2.0
+    assert s["gas_total"] > 0 and len(result.transactions) > 20
+
+
+def test_client_that_never_submits_is_counted_as_an_exit() -> None:
+    dropout = {"name": "dropout", "params": {"rounds": [0, 1]}}
+    result = _run(_task(byzantine_f=0), attacks={3: dropout}, miners=1, relay=False)
+    s = result.summary
+    quitter = s["clients"][3]
+    assert all(row["missing"] == [quitter] for row in s["rounds"])
+    assert all(quitter not in row["accepted"] + row["rejected"] for row in s["rounds"])
+    assert s["payouts"][quitter]["penalty"] == MORTGAGE  # p = 2 missed rounds of 2
+    assert s["reputation"][quitter] == [0, 1]
+    assert s["balanced"] is True
+
+
+def test_silent_and_down_miners_are_replaced_and_quorum_still_finalizes() -> None:
+    # Miner 0 never posts when it leads; miner 2 joins and goes down. Only miner 1 posts; the
+    # quorum of a committee of three is two: the poster and miner 0's attestation.
+    result = _run(
+        _task(rounds=3), miners=3, miner_faults={0: frozenset({"silent_leader"})},
+        offline_miners=frozenset({2}), attacks={4: "sign_flip"},
+    )  # fmt: skip
+    s = result.summary
+    m0, m1, m2 = s["miners"]
+    assert len(s["rounds"]) == 3 and all(row["leader"] == m1 for row in s["rounds"])
+    replaced = [row for row in s["rounds"] if row["attempts"] > 1]
+    assert replaced, "the seeded committees should make miner 0 or 2 lead at least once"
+    for row in s["rounds"]:
+        assert row["attempts"] == row["committee"].index(m1) + 1
+    assert result.deployment is not None
+    slashes = result.deployment.tasks.events("StakeSlashed")
+    assert slashes and {e.args["miner"] for e in slashes} <= {m0, m2}
+    assert all(int(e.args["reason"]) == 1 for e in slashes)  # failed to post in time
+    assert s["payouts"][m1]["slashed"] == 0
+    assert s["payouts"][m0]["slashed"] + s["payouts"][m2]["slashed"] == s["stakes"]["slashed"] > 0
+    assert all(row["rejected"] == [s["clients"][4]] for row in s["rounds"])
+    assert s["balanced"] is True
+
+
+def test_members_dissent_from_a_leader_that_accepts_everything() -> None:
+    result = _run(
+        _task(), miners=3, miner_faults={0: frozenset({"accept_all"})}, attacks={4: "sign_flip"}
+    )
+    s = result.summary
+    m0 = s["miners"][0]
+    assert all(row["rejected"] == [s["clients"][4]] for row in s["rounds"])
+    assert all(row["leader"] != m0 for row in s["rounds"])
+    assert result.deployment is not None
+    dissents = [
+        e for e in result.deployment.tasks.events("VerdictAttested") if not e.args["agreed"]
+    ]
+    assert dissents, "the honest members must dissent from (or the faulty miner from) a verdict"
+    slashed = [e for e in result.deployment.tasks.events("StakeSlashed")]
+    assert slashed and all(e.args["miner"] == m0 for e in slashed)
+    assert s["payouts"][m0]["slashed"] > 0 and s["balanced"] is True
+
+
+@pytest.mark.parametrize("policy", ["contribution", "data_amount"])
+def test_weighted_policies_pay_within_the_round_reward(policy: str) -> None:
+    task = TaskFile.from_dict({
+        "task": {"max_clients": 4, "rounds": 1, "byzantine_f": 0, "committee_size": 2},
+        "rewards": {"policy": policy, "reward_unit": "0.0001 ether",
+                    "client_mortgage": MORTGAGE},
+        "training": {"epochs": 1},
+    })  # fmt: skip
+    s = run_simulation(SimConfig(task=task, miners=2, test_size=50)).summary
+    (row,) = s["rounds"]
+    assert len(row["accepted"]) == 4
+    assert 0 < s["escrow"]["paid"] <= s["escrow"]["deposited"]
+    assert s["balanced"] is True
