@@ -121,6 +121,7 @@ class SimConfig:
         for i in self.attacks:
             if not 0 <= int(i) < n:
                 raise ConfigError(f"attack on client {i}, but clients are numbered 0..{n - 1}")
+            self.behaviour(int(i))  # an unknown behaviour or bad parameters fail here
         for j in [*self.miner_faults, *self.offline_miners]:
             if not 0 <= int(j) < self.miners:
                 raise ConfigError(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -103,6 +104,8 @@ def _demo(
     from fedchain.roles.taskfile import TaskFile, load_task_file
     from fedchain.sim import SimConfig
 
+    if dataset == "mnist" and data is None:
+        raise ConfigError("--dataset mnist needs --data FILE (.npz or an IDX directory)")
     if attack is None:
         attacks: dict[int, Any] = {8: {"name": "sign_flip", "params": {"scale": 4.0}},
                                    9: {"name": "free_rider", "params": {}}}  # fmt: skip
@@ -119,14 +122,15 @@ def _demo(
             _demo_task(clients, miners, rounds, min(f, clients - 1), policy, dataset, epsilon),
             source="demo options",
         )
-    out = Path(run_dir) if run_dir is not None else default_run_dir()
     config = SimConfig(
         task=task, miners=miners, attacks=attacks, dataset=dataset,
-        data_path=str(data) if data is not None else None, chain=chain,
-        store=store or f"local:{out / 'store'}", relay=relay, seed=seed,
+        data_path=str(data) if data is not None else None, chain=chain, store=store,
+        relay=relay, seed=seed,
     )  # fmt: skip
-    if dataset == "mnist" and data is None:
-        raise ConfigError("--dataset mnist needs --data FILE (.npz or an IDX directory)")
+    config.validate()  # before anything is written or displayed, so an error stays one line
+    out = Path(run_dir) if run_dir is not None else default_run_dir()
+    if store is None:
+        config = replace(config, store=f"local:{out / 'store'}")
     result = _run_with_progress(config, verbose=verbose, quiet=as_json)
     summary = dict(result.summary)
     summary["run_dir"] = str(out)

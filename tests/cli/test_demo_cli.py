@@ -1,0 +1,90 @@
+"""``fedchain demo`` (what ``make demo`` runs): the issue's acceptance criteria on its defaults.
+
+Real everything: digits, feature DP, ten client roles (a sign-flipper and a free-rider among
+them), three miners, the embedded chain and a local store, five rounds.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from fedchain.cli import main
+from fedchain.report import acceptance_stats
+
+
+def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    out, err = capsys.readouterr()
+    return int(info.value.code or 0), out, err
+
+
+def test_demo_defaults_meet_the_acceptance_criteria(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir = tmp_path / "run"
+    code, out, err = _run(["demo", "--json", "--run-dir", str(run_dir)], capsys)
+    assert code == 0, err
+    result = json.loads(out.strip().splitlines()[-1])
+    clients = result["clients"]
+    assert len(clients) == 10 and len(result["miners"]) == 3 and len(result["rounds"]) == 5
+    assert result["malicious"] == [clients[8], clients[9]]
+    assert result["behaviours"] == {clients[8]: "sign_flip", clients[9]: "free_rider"}
+    stats = acceptance_stats(result)
+    assert stats["honest_accepted_share"] >= 0.9
+    assert stats["malicious_rejected_share"] >= 0.9
+    assert result["final_accuracy"] >= 0.90
+    assert result["epsilon"] == 2.0 and result["privacy"]["mechanism"] == "feature_dp"
+    escrow = result["escrow"]
+    assert escrow["paid"] + escrow["refunded"] == escrow["deposited"] > 0
+    assert result["balanced"] is True and result["settled"] is True
+    assert set(result["reputation"]) == set(clients)
+    assert all(len(v) == 5 for v in result["reputation"].values())
+    for row in result["rounds"]:
+        assert set(row) >= {"accepted", "rejected", "accuracy"}
+    assert result["gas_total"] > 0
+    # The run directory: JSON, plots, transactions.
+    assert (
+        json.loads((run_dir / "result.json").read_text())["final_accuracy"]
+        == result["final_accuracy"]
+    )
+    for plot in ("accuracy.png", "reputation.png", "payouts.png"):
+        assert (run_dir / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with (run_dir / "transactions.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    labels = {r["label"] for r in rows}
+    assert {"ITaskManager.createTask", "ITaskManager.submitUpdatesBySig",
+            "ITaskManager.postVerdict", "ITaskManager.attestVerdict"} <= labels  # fmt: skip
+
+
+def test_demo_prints_the_round_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _run(
+        ["demo", "--clients", "4", "--rounds", "1", "--miners", "1", "--attack", "3=sign_flip",
+         "--run-dir", str(tmp_path / "r")],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "round" in out and "accuracy" in out and "escrow" in out
+    assert "malicious c3 (sign_flip) rejected 1/1 rounds" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["demo", "--attack", "x"], "--attack 'x'"),
+        (["demo", "--attack", "12=sign_flip"], "attack on client 12"),
+        (["demo", "--attack", "1=no_such_attack"], "no_such_attack"),
+        (["demo", "--dataset", "mnist"], "--data"),
+    ],
+)
+def test_demo_bad_options_are_one_line_errors(
+    argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _out, err = _run([*argv, "--run-dir", str(tmp_path / "r")], capsys)
+    assert code == 1
+    assert err.startswith("error: ") and message in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
