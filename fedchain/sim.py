@@ -211,9 +211,16 @@ class _Run:
 
 
 def advance_to_next_deadline(chain: Chain, tasks: Any, task_id: int) -> None:
-    """Nobody can act: move the clock to just past the next deadline (a node: wait a bit)."""
+    """Nobody can act: move the clock to just past the next deadline.
+
+    The embedded chain jumps there. A real node is waited for; on Anvil an empty block is mined
+    after the wait, because a node that mines only on transactions keeps the time of its last
+    block, and deadlines would never pass on chain.
+    """
     if chain.kind != "embedded":
         time.sleep(0.25)
+        if chain.kind == "anvil":
+            chain.mine()
         return
     state = read_task(tasks, task_id)
     now = chain_now(chain)
