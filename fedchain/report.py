@@ -413,23 +413,27 @@ def plot_reputation(result: Mapping[str, Any], path: str | os.PathLike[str]) -> 
 def plot_payouts(result: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
     """Write a PNG with grouped bars per participant: what each earned and lost.
 
-    Per participant (clients, then miners, then the requester): reward and penalty share above
-    zero, M11 penalty and slashed stake below it, and a black diamond for the net payout.
+    Per client and miner: reward and penalty share above zero, M11 penalty and slashed stake
+    below it, and a black diamond for the net gain (their sum: the payout less the mortgage or
+    stake it got back). The requester is left out: its refund of the unearned escrow would
+    dwarf everything else (the summary lines report it).
     """
     import numpy as np
 
-    payouts = result.get("payouts") or {}
+    payouts = {
+        a: p for a, p in (result.get("payouts") or {}).items() if p.get("role") != "requester"
+    }
     labels = _labeller(result)
     malicious = _malicious(result)
     order = _participant_order(result, payouts)
-    names = [
-        "requester"
-        if payouts[a].get("role") == "requester"
-        else labels(a) + (_MALICIOUS_MARK if a.lower() in malicious else "")
+    names = [labels(a) + (_MALICIOUS_MARK if a.lower() in malicious else "") for a in order]
+    net = {
+        a: sum(sign * int(payouts[a].get(part, 0)) for part, sign, _, _ in _PAYOUT_BARS)
         for a in order
-    ]
+    }
     largest = max(
-        (abs(int(p.get(k, 0))) for p in payouts.values() for k in (*_PAYOUT_PARTS, "payout")),
+        [abs(int(p.get(k, 0))) for p in payouts.values() for k in _PAYOUT_PARTS]
+        + [abs(v) for v in net.values()],
         default=0,
     )
     scale, unit = _axis_unit(largest)
@@ -445,8 +449,8 @@ def plot_payouts(result: Mapping[str, Any], path: str | os.PathLike[str]) -> Pat
     for offset, (part, sign, colour, legend) in enumerate(_PAYOUT_BARS):
         heights = [sign * int(payouts[a].get(part, 0)) / scale for a in order]
         axes.bar(positions + (offset - 1.5) * width, heights, width, color=colour, label=legend)
-    net = [int(payouts[a].get("payout", 0)) / scale for a in order]
-    axes.scatter(positions, net, marker="D", color="black", zorder=3, label="net payout")
+    gains = [net[a] / scale for a in order]
+    axes.scatter(positions, gains, marker="D", color="black", zorder=3, label="net gain")
     axes.axhline(0.0, color="black", linewidth=0.8)
     axes.set_xticks(positions, names, rotation=45 if len(order) > 12 else 0)
     axes.set_ylabel(f"amount ({unit})")
