@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, ClassVar
 
 from eth_account.signers.local import LocalAccount
 
@@ -23,12 +23,12 @@ from fedchain.chain.deploy import Deployment
 from fedchain.chain.transact import TxResult
 from fedchain.learning import ModelSpec
 from fedchain.roles.blobs import FetchedModel, fetch_model, read_manifest
-from fedchain.roles.chainview import TaskLog, TaskState, error_name, read_task
+from fedchain.roles.chainview import TaskLog, TaskState, TaskStatus, error_name, read_task
 from fedchain.roles.errors import RoleError, RoleTimeoutError
 from fedchain.roles.taskfile import TaskManifest
 from fedchain.storage import BlobStore
 
-__all__ = ["Activity", "ClaimResult", "Participant", "TaskRole", "quiet"]
+__all__ = ["Activity", "ClaimResult", "MemberRole", "Participant", "TaskRole", "quiet"]
 
 
 def quiet(message: str) -> None:
@@ -211,3 +211,43 @@ class TaskRole:
                 if on_wait is not None:
                     on_wait(self)
                 time.sleep(poll)
+
+
+class MemberRole(TaskRole):
+    """A role that joins the task (client or miner): the phases they share.
+
+    Subclasses set :attr:`ROLE` (the contract's MemberRole: 1 client, 2 miner) and
+    :attr:`KIND`, implement :meth:`join`, and call :meth:`lifecycle` first in :meth:`step`.
+    """
+
+    ROLE: ClassVar[int] = 0
+    KIND: ClassVar[str] = "member"
+
+    def __init__(self, who: Participant, task_id: int, *, log: TaskLog | None = None) -> None:
+        super().__init__(who, task_id, log=log)
+        self.claimed: ClaimResult | None = None
+        self._joined = False
+
+    def join(self, state: TaskState | None = None) -> bool:
+        """Register and join the task unless done; returns whether a transaction was sent."""
+        raise NotImplementedError
+
+    def lifecycle(self, state: TaskState) -> Activity | None:
+        """Claim once the task has ended, join while it is joining, and check membership once
+        it runs. Returns None when the task is running with this participant in it."""
+        if state.status.ended:
+            if self.claimed is None:
+                self.claimed = self.claim()
+                if self.claimed.settled or self.claimed.withdrawn:
+                    self.who.say(f"claimed: withdrew {self.claimed.withdrawn} wei")
+            return Activity.DONE
+        if state.status is TaskStatus.JOINING:
+            if not self._joined:
+                return Activity.ACTED if self.join(state) else Activity.WAITING
+            return Activity.WAITING
+        if not self._joined:
+            if self.member_role() != self.ROLE:
+                self.who.say(f"not a {self.KIND} of task {self.task_id}: nothing to do")
+                return Activity.DONE
+            self._joined = True
+        return None

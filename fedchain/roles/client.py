@@ -34,7 +34,7 @@ from fedchain.learning import (
     model_update,
     train_local,
 )
-from fedchain.roles.base import Activity, Participant, TaskRole
+from fedchain.roles.base import Activity, MemberRole, Participant
 from fedchain.roles.blobs import publish_model
 from fedchain.roles.chainview import TaskLog, TaskState, TaskStatus, chain_now, error_name
 from fedchain.roles.taskfile import category_id
@@ -120,7 +120,7 @@ def register_client(who: Participant, data: LocalData, category: str) -> bool:
     return acted
 
 
-class Client(TaskRole):
+class Client(MemberRole):
     """A data owner taking part in one task.
 
     Args:
@@ -132,6 +132,9 @@ class Client(TaskRole):
         relay: hand signed updates to this relayer instead of submitting them directly.
         log: a shared :class:`TaskLog`.
     """
+
+    ROLE = 1
+    KIND = "client"
 
     def __init__(
         self,
@@ -150,11 +153,8 @@ class Client(TaskRole):
         self.seed = seed
         self.relay = relay
         self.rounds: dict[int, ClientRound] = {}
-        self._joined = False
-        self._claimed = False
         self._skipped: set[int] = set()
         self._handed: set[int] = set()
-        self.claimed_settlement: dict[str, Any] = {}
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -180,23 +180,9 @@ class Client(TaskRole):
     def step(self) -> Activity:
         """Join, train and submit the current round, or claim at the end."""
         state = self.state()
-        if state.status.ended:
-            if not self._claimed:
-                result = self.claim()
-                self._claimed = True
-                self.claimed_settlement = dict(result.settlement)
-                if result.settled or result.withdrawn:
-                    self.who.say(f"claimed: withdrew {result.withdrawn} wei")
-            return Activity.DONE
-        if state.status is TaskStatus.JOINING:
-            if not self._joined:
-                return Activity.ACTED if self.join(state) else Activity.WAITING
-            return Activity.WAITING
-        if not self._joined:
-            if self.member_role() != 1:
-                self.who.say(f"not a client of task {self.task_id}: nothing to do")
-                return Activity.DONE
-            self._joined = True
+        phase = self.lifecycle(state)
+        if phase is not None:
+            return phase
         r = state.round
         if r in self._skipped or r in self._handed or self._submitted(r):
             return Activity.WAITING

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fedchain.chain.verdicts import indices, make_verdict, verdict_hash
-from fedchain.roles.base import Activity, Participant, TaskRole
+from fedchain.roles.base import Activity, MemberRole, Participant
 from fedchain.roles.blobs import publish_model
 from fedchain.roles.chainview import TaskLog, TaskState, TaskStatus, chain_now, error_name
 from fedchain.roles.errors import RoleError
@@ -80,7 +80,7 @@ def register_miner(who: Participant) -> bool:
     return True
 
 
-class Miner(TaskRole):
+class Miner(MemberRole):
     """A verifier taking part in one task.
 
     Args:
@@ -92,6 +92,9 @@ class Miner(TaskRole):
             line replaces the leader itself (liveness when the next one is down too).
         log: a shared :class:`TaskLog`.
     """
+
+    ROLE = 2
+    KIND = "miner"
 
     def __init__(
         self,
@@ -113,8 +116,6 @@ class Miner(TaskRole):
         self.judgements: dict[int, RoundJudgement] = {}
         self.checks: list[RoundCheck] = []
         self._committees: dict[int, list[str]] = {}
-        self._joined = False
-        self._claimed = False
         self._done_attempts: set[tuple[int, int]] = set()
 
     # -- set-up ---------------------------------------------------------------------------
@@ -142,22 +143,9 @@ class Miner(TaskRole):
         # block with a valid submission is already in the log read next.
         now = chain_now(self.who.chain)
         state = self.state()
-        if state.status.ended:
-            if not self._claimed:
-                result = self.claim()
-                self._claimed = True
-                if result.settled or result.withdrawn:
-                    self.who.say(f"claimed: withdrew {result.withdrawn} wei")
-            return Activity.DONE
-        if state.status is TaskStatus.JOINING:
-            if not self._joined:
-                return Activity.ACTED if self.join(state) else Activity.WAITING
-            return Activity.WAITING
-        if not self._joined:
-            if self.member_role() != 2:
-                self.who.say(f"not a miner of task {self.task_id}: nothing to do")
-                return Activity.DONE
-            self._joined = True
+        phase = self.lifecycle(state)
+        if phase is not None:
+            return phase
         r = state.round
         committee = self.committee(r)
         me = self.who.address.lower()
