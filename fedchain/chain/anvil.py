@@ -1,9 +1,11 @@
 """A local Anvil node as a child process: found in node_modules, started on a free loopback port,
 stopped by PID.
 
-The binary comes from the npm package ``@foundry-rs/anvil`` (``npm ci``). A node never outlives
-the Python process that started it: on Linux the child gets ``PR_SET_PDEATHSIG`` (SIGTERM when the
-starting thread dies, including SIGKILL of the parent), and an ``atexit`` hook stops what is left.
+The binary comes from the npm package ``@foundry-rs/anvil`` (``npm ci``). By default a node never
+outlives the Python process that started it: on Linux the child gets ``PR_SET_PDEATHSIG`` (SIGTERM
+when the starting thread dies, including SIGKILL of the parent), and an ``atexit`` hook stops what
+is left. A *detached* node (``AnvilNode(detached=True)``, what ``fedchain devnet up`` starts) runs
+in its own session instead, writes its output to a file, and lives on until it is stopped by PID.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
+import io
 import os
 import shutil
 import signal
@@ -26,7 +29,7 @@ from types import TracebackType
 
 import httpx
 
-from fedchain.chain.errors import AnvilError
+from fedchain.chain.errors import AnvilError, ChainConfigError
 
 __all__ = ["DEFAULT_MNEMONIC", "AnvilNode", "find_anvil_binary"]
 
@@ -108,6 +111,12 @@ class AnvilNode:
         binary: the executable; None uses :func:`find_anvil_binary`.
         startup_timeout: seconds to wait for the node to answer ``eth_chainId``.
         extra_args: further command-line arguments.
+        detached: run in a new session, without the parent-death signal and the ``atexit``
+            stop, so that the node outlives this process (stop it by PID, or with :meth:`stop`
+            while this object lives).
+        log_path: a detached node's output file (appended to; created with its parents); None:
+            a new temporary file, kept. An attached node always logs to a temporary file that
+            :meth:`stop` deletes.
     """
 
     def __init__(
@@ -123,6 +132,8 @@ class AnvilNode:
         binary: str | Path | None = None,
         startup_timeout: float = 30.0,
         extra_args: tuple[str, ...] = (),
+        detached: bool = False,
+        log_path: str | Path | None = None,
     ) -> None:
         self.chain_id = chain_id
         self.accounts = accounts
@@ -132,10 +143,15 @@ class AnvilNode:
         self.gas_limit = gas_limit
         self.startup_timeout = startup_timeout
         self.extra_args = tuple(extra_args)
+        if log_path is not None and not detached:
+            raise ChainConfigError("log_path= applies to detached Anvil nodes only")
+        self.detached = detached
+        self._log_path = Path(log_path) if log_path is not None else None
         self._fixed_port = port
         self._binary = Path(binary) if binary is not None else None
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: tempfile._TemporaryFileWrapper[bytes] | None = None
+        self._detached_log: Path | None = None
         self._lock = threading.Lock()
         self.port: int | None = None
 
@@ -158,12 +174,22 @@ class AnvilNode:
         """Whether the process is alive."""
         return self._proc is not None and self._proc.poll() is None
 
+    @property
+    def log_path(self) -> Path | None:
+        """The file Anvil writes its output to (None before the first start)."""
+        if self._detached_log is not None:
+            return self._detached_log
+        if self._log is not None:
+            return Path(self._log.name)
+        return self._log_path
+
     def log_tail(self, max_chars: int = 2000) -> str:
         """The last characters Anvil wrote to stdout/stderr (for diagnostics)."""
-        if self._log is None:
+        path = self.log_path
+        if path is None:
             return ""
         try:
-            data = Path(self._log.name).read_bytes()
+            data = path.read_bytes()
         except OSError:
             return ""
         return data[-max_chars:].decode(errors="replace").strip()
@@ -204,7 +230,8 @@ class AnvilNode:
                 try:
                     self._spawn(binary, port)
                     self._wait_ready()
-                    _live.add(self)
+                    if not self.detached:
+                        _live.add(self)
                     return self
                 except AnvilError as exc:  # e.g. the free port was taken meanwhile
                     last_error = exc
@@ -214,6 +241,9 @@ class AnvilNode:
 
     def _spawn(self, binary: Path, port: int) -> None:
         self._close_log()
+        if self.detached:
+            self._spawn_detached(binary, port)
+            return
         self._log = tempfile.NamedTemporaryFile(prefix="fedchain-anvil-", suffix=".log")  # noqa: SIM115 - closed in stop()
         parent = os.getpid()
         on_main = threading.current_thread() is threading.main_thread()
@@ -229,6 +259,33 @@ class AnvilNode:
             )
         except OSError as exc:
             raise AnvilError(f"cannot execute {binary}: {exc}") from exc
+        self.port = port
+
+    @staticmethod
+    def _open_log(path: Path) -> io.BufferedWriter:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return path.open("ab")
+        except OSError as exc:
+            raise AnvilError(f"cannot write Anvil's log {path}: {exc.strerror or exc}") from None
+
+    def _spawn_detached(self, binary: Path, port: int) -> None:
+        path = self._log_path
+        if path is None:
+            fd, name = tempfile.mkstemp(prefix="fedchain-anvil-", suffix=".log")
+            os.close(fd)
+            path = Path(name)
+        self._detached_log = path
+        with self._open_log(path) as log:
+            try:
+                self._proc = subprocess.Popen(
+                    self._command(binary, port),
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                    start_new_session=True,  # no terminal's Ctrl-C, no hang-up, no parent tie
+                    close_fds=True,
+                )  # fmt: skip
+            except OSError as exc:
+                raise AnvilError(f"cannot execute {binary}: {exc}") from exc
         self.port = port
 
     def _wait_ready(self) -> None:

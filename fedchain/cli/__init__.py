@@ -33,11 +33,17 @@ def _register_command_groups() -> None:
     if _registered:
         return
     _registered = True
-    from fedchain.cli import account, demo, ipfs
+    from fedchain.cli import account, demo, devnet, ipfs, participants, task
 
     app.add_typer(ipfs.app, name="ipfs")
     app.add_typer(account.app, name="account")
     demo.register(app)
+    app.add_typer(devnet.app, name="devnet")
+    devnet.register(app)
+    app.add_typer(task.app, name="task")
+    app.add_typer(participants.client_app, name="client")
+    app.add_typer(participants.miner_app, name="miner")
+    participants.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,479 @@
+"""What the participant commands share: options, the deployment file, keys, the chain session,
+``--json`` output, and the progress display of a long-running role.
+
+A *deployment file* is :meth:`~fedchain.chain.deploy.Deployment.to_json` plus ``"rpc_url"``.
+Every option with an environment variable reads it when the option is not given:
+
+- ``--deployment FILE``: ``$FEDCHAIN_DEPLOYMENT``, else ``./deployment.json``;
+- ``--rpc-url URL``: ``$FEDCHAIN_RPC_URL``, else the deployment file's ``rpc_url``;
+- ``--keystore FILE``: its password is ``$FEDCHAIN_KEYSTORE_PASSWORD`` or a hidden prompt;
+  without a keystore the key is ``$FEDCHAIN_PRIVATE_KEY``;
+- ``--store SPEC``: ``$FEDCHAIN_STORE``, else ``kubo:$FEDCHAIN_KUBO_API``, else
+  ``local:~/.fedchain/store``.
+
+No key or password is ever printed. The chain, the roles and torch are imported when a command
+runs, not when the CLI starts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from fedchain.errors import ConfigError
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+
+    from fedchain.chain.connection import Chain
+    from fedchain.chain.deploy import Deployment
+    from fedchain.roles.base import ClaimResult, Participant, TaskRole
+    from fedchain.roles.chainview import TaskState
+    from fedchain.storage import BlobStore
+
+__all__ = [
+    "DEPLOYMENT_ENV",
+    "RPC_URL_ENV",
+    "DeploymentOpt",
+    "Describe",
+    "JsonOpt",
+    "KeystoreOpt",
+    "Output",
+    "PollOpt",
+    "RoleDisplay",
+    "RpcUrlOpt",
+    "Session",
+    "StoreOpt",
+    "TaskIdOpt",
+    "TimeoutOpt",
+    "check_rpc_url",
+    "drive",
+    "jsonable",
+    "load_key",
+    "open_session",
+    "read_deployment_file",
+    "relative_time",
+    "write_json_file",
+]
+
+#: Environment variable naming the deployment file.
+DEPLOYMENT_ENV = "FEDCHAIN_DEPLOYMENT"
+#: Environment variable holding the JSON-RPC URL.
+RPC_URL_ENV = "FEDCHAIN_RPC_URL"
+_ADDRESS_KEYS = ("participant_registry", "model_registry", "task_manager", "task_manager_extension")
+_DEPLOYMENT_HINT = (
+    "run 'fedchain devnet up' or 'fedchain deploy', or pass --deployment FILE "
+    f"(or set {DEPLOYMENT_ENV})"
+)
+
+DeploymentOpt = Annotated[
+    Path,
+    typer.Option(
+        "--deployment",
+        envvar=DEPLOYMENT_ENV,
+        help="The deployment file (written by 'fedchain deploy' or 'fedchain devnet up').",
+    ),
+]
+RpcUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--rpc-url",
+        envvar=RPC_URL_ENV,
+        help="The node's JSON-RPC URL (default: the deployment file's rpc_url).",
+        show_default=False,
+    ),
+]
+KeystoreOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--keystore",
+        help="The key's keystore file (password: $FEDCHAIN_KEYSTORE_PASSWORD or a hidden "
+        "prompt); without it the key is $FEDCHAIN_PRIVATE_KEY.",
+        show_default=False,
+    ),
+]
+StoreOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        help="Blob store spec: local:DIR or kubo:URL (default: $FEDCHAIN_STORE, "
+        "kubo:$FEDCHAIN_KUBO_API, local:~/.fedchain/store).",
+        show_default=False,
+    ),
+]
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print one JSON object as the last line of stdout.")
+]
+PollOpt = Annotated[
+    float, typer.Option("--poll", min=0.01, help="Seconds between looks at the chain.")
+]
+TimeoutOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--timeout", min=0.0, help="Give up (exit 1) after this many seconds.", show_default=False
+    ),
+]
+TaskIdOpt = Annotated[int, typer.Option("--task", min=1, help="The task id.", show_default=False)]
+
+
+# -- files ------------------------------------------------------------------------------------
+
+
+def read_deployment_file(path: Path) -> dict[str, Any]:
+    """The checked contents of a deployment file.
+
+    Raises:
+        DeploymentError: missing, unreadable, not JSON, or not a FedChain deployment file.
+    """
+    from eth_utils import is_address
+
+    from fedchain.chain.deploy import DEPLOYMENT_FORMAT, DeploymentError
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DeploymentError(f"no deployment file {path}: {_DEPLOYMENT_HINT}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
+        raise DeploymentError(f"cannot read deployment file {path}: {reason}") from None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise DeploymentError(f"deployment file {path} is not JSON") from None
+    if not isinstance(data, dict) or data.get("format") != DEPLOYMENT_FORMAT:
+        raise DeploymentError(
+            f'{path} is not a FedChain deployment file (no "format": "{DEPLOYMENT_FORMAT}")'
+        )
+    chain_id = data.get("chain_id")
+    if isinstance(chain_id, bool) or not isinstance(chain_id, int) or chain_id < 0:
+        raise DeploymentError(f"deployment file {path}: chain_id is not a chain id")
+    for key in _ADDRESS_KEYS:
+        value = data.get(key)
+        if not isinstance(value, str) or not is_address(value):
+            raise DeploymentError(f"deployment file {path}: {key} is not an address")
+    params = data.get("params", {})
+    if not isinstance(params, dict) or not all(
+        isinstance(v, int) and not isinstance(v, bool) for v in params.values()
+    ):
+        raise DeploymentError(f"deployment file {path}: params must map names to integers")
+    if "rpc_url" in data and not isinstance(data["rpc_url"], str):
+        raise DeploymentError(f"deployment file {path}: rpc_url is not a string")
+    return data
+
+
+def write_json_file(path: Path, data: Mapping[str, Any], *, overwrite: bool = False) -> Path:
+    """Write ``data`` as indented JSON to ``path`` atomically (a temporary file, then a rename).
+
+    Raises:
+        ConfigError: ``path`` exists and ``overwrite`` is false, or it cannot be written.
+    """
+    if path.exists() and not overwrite:
+        raise ConfigError(f"{path} exists; pass --force to replace it")
+    text = json.dumps(dict(data), indent=2, sort_keys=True) + "\n"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(name, 0o644)
+        os.replace(name, path)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name)
+    return path
+
+
+# -- keys and the chain -----------------------------------------------------------------------
+
+
+def _hidden_prompt(text: str) -> str:
+    entered: str = typer.prompt(text.rstrip(": "), hide_input=True, err=True)
+    return entered
+
+
+def load_key(keystore: Path | None) -> LocalAccount:
+    """The participant's account: ``keystore`` (password from the environment, or asked for on
+    a terminal), else ``$FEDCHAIN_PRIVATE_KEY``.
+
+    Raises:
+        KeyLoadError: no key, a malformed key, a wrong password... (the message has no secret).
+    """
+    from fedchain.chain.keys import load_account
+
+    prompt = _hidden_prompt if sys.stdin is not None and sys.stdin.isatty() else None
+    return load_account(keystore=keystore, prompt=prompt)
+
+
+def check_rpc_url(url: str) -> str:
+    """``url`` if it is an ``http(s)://`` URL, else :class:`ConfigError`."""
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(f"the RPC URL must start with http:// or https://, got {url!r}")
+    return url
+
+
+@dataclass
+class Session:
+    """An open connection to a deployment: the chain, the contracts, and optionally the
+    participant's key and the blob store.
+
+    Attributes:
+        chain: the connection (close with :meth:`close`).
+        deployment: the FedChain contracts.
+        rpc_url: the node's URL.
+        account: the participant's key (None for read-only commands).
+        store: the blob store (None when the command does not need one).
+        deployment_file: the deployment file's contents.
+    """
+
+    chain: Chain
+    deployment: Deployment
+    rpc_url: str
+    account: LocalAccount | None = None
+    store: BlobStore | None = None
+    deployment_file: dict[str, Any] = field(default_factory=dict)
+
+    def participant(
+        self, *, name: str = "", log: Callable[[str], None] | None = None
+    ) -> Participant:
+        """The participant this session acts for (needs a key and a store)."""
+        from fedchain.roles.base import Participant
+
+        if self.account is None or self.store is None:
+            raise ConfigError("this command needs a key and a blob store")
+        who = Participant(
+            chain=self.chain, deployment=self.deployment, store=self.store, account=self.account,
+            name=name,
+        )  # fmt: skip
+        if log is not None:
+            who.log = log
+        return who
+
+    def close(self) -> None:
+        """Close the store and the connection."""
+        try:
+            if self.store is not None:
+                self.store.close()
+        finally:
+            self.chain.close()
+
+
+@contextlib.contextmanager
+def open_session(
+    deployment_file: Path,
+    rpc_url: str | None,
+    *,
+    account: LocalAccount | None = None,
+    store: str | None = None,
+    with_store: bool = True,
+) -> Iterator[Session]:
+    """Read the deployment file, connect, bind the contracts and open the store.
+
+    Raises:
+        DeploymentError: a missing or garbled deployment file, another chain id, or no contract
+            code at the file's TaskManager address (another node, or a restarted devnet).
+        ChainConnectionError: the node does not answer.
+        ConfigError: no RPC URL anywhere.
+    """
+    from eth_utils import to_checksum_address
+
+    from fedchain.chain.connection import connect
+    from fedchain.chain.deploy import Deployment, DeploymentError
+    from fedchain.storage import default_store_spec, open_store
+
+    data = read_deployment_file(deployment_file)
+    url = rpc_url or data.get("rpc_url")
+    if not url:
+        raise ConfigError(
+            f"no RPC URL: pass --rpc-url, set {RPC_URL_ENV}, or add rpc_url to {deployment_file}"
+        )
+    chain = connect(check_rpc_url(url), private_keys=[account.key] if account else [])
+    opened: BlobStore | None = None
+    try:
+        deployment = Deployment.from_json(chain, data)
+        if len(chain.w3.eth.get_code(to_checksum_address(deployment.tasks.address))) == 0:
+            raise DeploymentError(
+                f"no TaskManager at {deployment.tasks.address} on {url}: {deployment_file} "
+                "belongs to another node (or the node was restarted); deploy again"
+            )
+        if with_store:
+            opened = open_store(store or default_store_spec())
+        session = Session(chain, deployment, url, account, opened, data)
+    except BaseException:
+        if opened is not None:
+            opened.close()
+        chain.close()
+        raise
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+# -- output -----------------------------------------------------------------------------------
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with NaN and infinities as None, bytes as ``0x`` hex and tuples as lists."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, bytes | bytearray):
+        return "0x" + bytes(value).hex()
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(v) for v in value]
+    return value
+
+
+class Output:
+    """Where a command's output goes.
+
+    Human output (``out``) goes to stdout, or to stderr under ``--json``, where :meth:`result`
+    prints exactly one JSON object as the last stdout line. Progress and log lines go to
+    ``err`` (stderr) in both modes.
+    """
+
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+        width = None if sys.stdout.isatty() else 120
+        self.out = Console(stderr=as_json, width=width, highlight=False)
+        self.err = Console(stderr=True, highlight=False)
+
+    def line(self, text: str) -> None:
+        """Print one plain line of human output (no markup)."""
+        self.out.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    def result(self, payload: Mapping[str, Any]) -> None:
+        """Under ``--json``, print ``payload`` as one JSON line on stdout."""
+        if self.as_json:
+            sys.stderr.flush()
+            typer.echo(json.dumps(jsonable(payload), sort_keys=True))
+
+
+def relative_time(seconds: float) -> str:
+    """``in 1m 20s`` for a time ahead, ``2m 05s ago`` for one past, ``now`` for about now."""
+    s = round(seconds)
+    if s == 0:
+        return "now"
+    minutes, rest = divmod(abs(s), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        text = f"{hours}h {minutes:02d}m"
+    elif minutes:
+        text = f"{minutes}m {rest:02d}s"
+    else:
+        text = f"{rest}s"
+    return f"in {text}" if s > 0 else f"{text} ago"
+
+
+# -- driving a role ---------------------------------------------------------------------------
+
+#: ``(completed rounds, total rounds, status text)`` of a role, from the task's state.
+Describe = Callable[["TaskState"], tuple[int, int, str]]
+
+
+class RoleDisplay:
+    """A progress display on stderr: a bar of rounds and a status text, log lines above it.
+
+    The bar is drawn only on a terminal (and cleared at the end); log lines are always printed,
+    each prefixed with the local time.
+    """
+
+    def __init__(self, console: Console, *, label: str) -> None:
+        self._progress = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[status]}"), TimeElapsedColumn(),
+            console=console, transient=True,
+        )  # fmt: skip
+        self._task = self._progress.add_task(label, total=None, status="starting")
+
+    def log(self, message: str) -> None:
+        """Print a log line above the bar."""
+        self._progress.console.print(
+            f"{time.strftime('%H:%M:%S')} {message}", markup=False, highlight=False, soft_wrap=True
+        )
+
+    def update(self, completed: int, total: int, status: str) -> None:
+        """Move the bar and change the status text."""
+        self._progress.update(self._task, completed=completed, total=total, status=status)
+
+    def __enter__(self) -> RoleDisplay:
+        self._progress.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._progress.stop()
+
+
+def drive(
+    role: TaskRole,
+    *,
+    describe: Describe,
+    display: RoleDisplay,
+    poll: float,
+    timeout: float | None,
+    what: str,
+    claim: bool = False,
+) -> ClaimResult | None:
+    """Step ``role`` until it is done, showing its progress (like :meth:`TaskRole.run`).
+
+    With ``claim``, once the task has ended it claims (settles and withdraws) before the role's
+    own step does, and returns what that claim did (the role's repeat finds nothing left).
+    Ctrl-C prints one line and exits with code 130; the role can be started again, since it
+    re-derives everything from the chain.
+
+    Raises:
+        RoleTimeoutError: not done after ``timeout`` seconds.
+    """
+    from fedchain.roles.base import Activity
+    from fedchain.roles.errors import RoleTimeoutError
+
+    start = time.monotonic()
+    claimed: ClaimResult | None = None
+    try:
+        while True:
+            state = role.state()
+            display.update(*describe(state))
+            if claim and claimed is None and state.status.ended:
+                claimed = role.claim()
+            activity = role.step()
+            if activity is Activity.DONE:
+                display.update(*describe(role.state()))
+                return claimed
+            if timeout is not None and time.monotonic() - start > timeout:
+                raise RoleTimeoutError(
+                    f"{what}: task {role.task_id} not done after {timeout:g} s "
+                    "(run the same command again to carry on)"
+                )
+            if activity is Activity.WAITING:
+                time.sleep(poll)
+    except KeyboardInterrupt:
+        display.__exit__(None, None, None)
+        typer.echo(
+            f"interrupted: the {what} stopped (run the same command again to carry on)", err=True
+        )
+        raise typer.Exit(130) from None

@@ -1,0 +1,302 @@
+"""``fedchain devnet`` (a local Anvil chain with the contracts deployed) and ``fedchain deploy``
+(the contracts on any JSON-RPC node).
+
+``devnet up`` starts Anvil as a detached process (its own session: it outlives the command and
+the terminal), deploys the contracts from the first development account of the public test
+mnemonic, and writes ``DIR/deployment.json`` (for every other command) and ``DIR/devnet.json``
+(PID, URL, chain id, log file). ``devnet down`` stops that PID after checking that it is still
+that Anvil process. Development keys are the public test mnemonic's: never send real value to
+them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from fedchain.cli.common import (
+    JsonOpt,
+    KeystoreOpt,
+    Output,
+    RpcUrlOpt,
+    check_rpc_url,
+    load_key,
+    write_json_file,
+)
+from fedchain.errors import ConfigError
+from fedchain.report import format_wei
+
+__all__ = ["DEVNET_FORMAT", "DevnetError", "app", "register"]
+
+#: Version tag of ``devnet.json``.
+DEVNET_FORMAT = "fedchain-devnet/1"
+_DEVNET_FILE = "devnet.json"
+_DEPLOYMENT_FILE = "deployment.json"
+_LOG_FILE = "anvil.log"
+_STOP_GRACE = 5.0
+
+app = typer.Typer(
+    help="A local development chain (Anvil) with the FedChain contracts deployed.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+DirOpt = Annotated[
+    Path, typer.Option("--dir", help="The devnet's directory (deployment, PID file, log).")
+]
+
+
+class DevnetError(ConfigError):
+    """The devnet cannot be started, found or stopped as asked."""
+
+
+# -- the devnet's process ---------------------------------------------------------------------
+
+
+def _read_devnet(directory: Path) -> dict[str, Any]:
+    path = directory / _DEVNET_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DevnetError(f"no devnet in {directory} (no {_DEVNET_FILE}); start one with "
+                          f"'fedchain devnet up --dir {directory}'") from None  # fmt: skip
+    except (OSError, ValueError):
+        raise DevnetError(f"{path} is not a readable devnet file") from None
+    if (
+        not isinstance(data, dict)
+        or data.get("format") != DEVNET_FORMAT
+        or not isinstance(data.get("pid"), int)
+        or not isinstance(data.get("rpc_url"), str)
+    ):
+        raise DevnetError(f"{path} is not a devnet file (format {DEVNET_FORMAT})")
+    return data
+
+
+def _process_state(pid: int, port: int | None) -> str:
+    """``"anvil"`` (alive, and the devnet's Anvil), ``"gone"`` (exited or a zombie) or
+    ``"other"`` (the PID now belongs to another program)."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        raise DevnetError(
+            "cannot check processes on this system (no /proc); stop the node yourself"
+        )
+    try:
+        stat = (proc / str(pid) / "stat").read_text()
+        argv = (proc / str(pid) / "cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return "gone"
+    if stat.rsplit(")", 1)[-1].split()[0] in ("Z", "X"):
+        return "gone"
+    args = [a.decode(errors="replace") for a in argv if a]
+    if not args or not Path(args[0]).name.startswith("anvil"):
+        return "other"
+    if port is not None and "--port" in args:
+        at = args.index("--port")
+        if args[at + 1 : at + 2] != [str(port)]:
+            return "other"
+    return "anvil"
+
+
+def _wait_gone(pid: int, port: int | None, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _process_state(pid, port) != "anvil":
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _stop(pid: int, port: int | None) -> None:
+    """SIGTERM, wait, then SIGKILL; only while ``pid`` is still the devnet's Anvil."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if _process_state(pid, port) != "anvil":
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+        if _wait_gone(pid, port, _STOP_GRACE):
+            return
+    raise DevnetError(f"Anvil (PID {pid}) did not stop after SIGKILL")
+
+
+def _remove(*paths: Path) -> None:
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+# -- commands ---------------------------------------------------------------------------------
+
+
+@app.command("up")
+def up_command(
+    directory: DirOpt = Path(".fedchain-devnet"),
+    port: Annotated[
+        int | None,
+        typer.Option(
+            "--port", min=1, max=65535, help="Port (default: a free one).", show_default=False
+        ),
+    ] = None,
+    accounts: Annotated[
+        int, typer.Option("--accounts", min=1, max=1000, help="Funded development accounts.")
+    ] = 10,
+    block_time: Annotated[
+        float | None,
+        typer.Option(
+            "--block-time",
+            min=0.0,
+            show_default=False,
+            help="Seconds between blocks (default: one block per transaction).",
+        ),
+    ] = None,
+    chain_id: Annotated[int, typer.Option("--chain-id", min=1, help="The chain id.")] = 31337,
+    as_json: JsonOpt = False,
+) -> None:
+    """Start a detached Anvil node on 127.0.0.1, deploy the contracts, write DIR/deployment.json."""
+    from fedchain.chain.anvil import DEFAULT_MNEMONIC, AnvilNode
+    from fedchain.chain.connection import connect, derive_accounts
+    from fedchain.chain.deploy import deploy_fedchain
+
+    if (directory / _DEVNET_FILE).exists():
+        running = _read_devnet(directory)
+        if _process_state(running["pid"], running.get("port")) == "anvil":
+            raise DevnetError(
+                f"a devnet is already running in {directory} (PID {running['pid']}, "
+                f"{running['rpc_url']}); stop it with 'fedchain devnet down --dir {directory}'"
+            )
+    directory.mkdir(parents=True, exist_ok=True)
+    log = (directory / _LOG_FILE).resolve()
+    node = AnvilNode(
+        chain_id=chain_id, accounts=accounts, port=port, block_time=block_time, detached=True,
+        log_path=log,
+    ).start()  # fmt: skip
+    try:
+        with connect(node.url, mnemonic=DEFAULT_MNEMONIC, accounts=accounts) as chain:
+            deployer = chain.dev_accounts(1)[0]
+            deployment = deploy_fedchain(chain, deployer=deployer)
+            document = {**deployment.to_json(), "rpc_url": node.url}
+        deployment_file = write_json_file(directory / _DEPLOYMENT_FILE, document, overwrite=True)
+        info = {
+            "format": DEVNET_FORMAT, "pid": node.pid, "rpc_url": node.url, "port": node.port,
+            "chain_id": chain_id, "accounts": accounts, "log": str(log),
+            "deployment": str(deployment_file.resolve()), "started_at": int(time.time()),
+        }  # fmt: skip
+        write_json_file(directory / _DEVNET_FILE, info, overwrite=True)
+    except BaseException:
+        node.stop()
+        raise
+    addresses = [a.address for a in derive_accounts(DEFAULT_MNEMONIC, accounts)]
+    out = Output(as_json)
+    out.line(f"devnet running: {node.url} (chain id {chain_id}, PID {node.pid}, log {log})")
+    shown = deployment_file.resolve()
+    out.line(f"deployment file: {shown} (export FEDCHAIN_DEPLOYMENT={shown})")
+    out.line(
+        "development accounts (keys: the public Anvil test mnemonic, m/44'/60'/0'/0/i; "
+        "never send real value to them):"
+    )
+    for i, address in enumerate(addresses):
+        out.line(f"  {i}: {address}" + ("  (deployed the contracts)" if i == 0 else ""))
+    out.line(f"fund your own keys with 'fedchain devnet fund ADDRESS --dir {directory}'")
+    out.result({**info, "deployer": addresses[0], "dev_accounts": addresses})
+
+
+@app.command("down")
+def down_command(directory: DirOpt = Path(".fedchain-devnet"), as_json: JsonOpt = False) -> None:
+    """Stop the devnet's Anvil (by the PID in DIR/devnet.json) and remove its files."""
+    info = _read_devnet(directory)
+    pid, port = int(info["pid"]), info.get("port")
+    state = _process_state(pid, port)
+    if state == "anvil":
+        _stop(pid, port)
+    _remove(directory / _DEVNET_FILE, directory / _DEPLOYMENT_FILE)
+    out = Output(as_json)
+    if state == "anvil":
+        out.line(f"stopped the devnet (PID {pid}, {info['rpc_url']})")
+    else:
+        out.line(f"the devnet (PID {pid}) was not running; removed its files")
+    out.result({"pid": pid, "rpc_url": info["rpc_url"], "stopped": state == "anvil"})
+
+
+@app.command("fund")
+def fund_command(
+    address: Annotated[str, typer.Argument(help="The address to fund.", show_default=False)],
+    amount: Annotated[
+        str, typer.Option("--amount", help='How much: "10 ether", "5 gwei", or wei.')
+    ] = "10 ether",
+    directory: DirOpt = Path(".fedchain-devnet"),
+    rpc_url: RpcUrlOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Send AMOUNT to ADDRESS from development account 0 (e.g. a key made by 'account new')."""
+    from eth_utils import is_address, to_checksum_address
+
+    from fedchain.chain.anvil import DEFAULT_MNEMONIC
+    from fedchain.chain.connection import connect
+    from fedchain.roles.taskfile import parse_wei
+
+    if not is_address(address):
+        raise ConfigError(f"{address!r} is not an address")
+    to = to_checksum_address(address)
+    wei = parse_wei(amount, what="--amount")
+    url = check_rpc_url(rpc_url or _read_devnet(directory)["rpc_url"])
+    with connect(url, mnemonic=DEFAULT_MNEMONIC, accounts=1) as chain:
+        result = chain.fund(to, wei)
+        balance = chain.balance(to)
+    out = Output(as_json)
+    out.line(f"sent {format_wei(wei)} to {to}; its balance is {format_wei(balance)}")
+    out.result({"address": to, "amount": wei, "balance": balance, "tx_hash": result.tx_hash})
+
+
+def deploy_command(
+    rpc_url: RpcUrlOpt = None,
+    keystore: KeystoreOpt = None,
+    out_file: Annotated[Path, typer.Option("--out", help="The deployment file to write.")] = Path(
+        "deployment.json"
+    ),
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing --out file.")] = False,
+    gamma_max: Annotated[
+        int, typer.Option("--gamma-max", help="γmax of the reputation rule (M9).")
+    ] = 100,
+    threshold: Annotated[
+        int, typer.Option("--threshold", help="h: reputation threshold and initial reputation.")
+    ] = 5,
+    base_credits: Annotated[
+        int, typer.Option("--base-credits", help="C_base credits granted at registration.")
+    ] = 0,
+    slash_bps: Annotated[
+        int, typer.Option("--slash-bps", help="Share of a stake slashed per offense (bps).")
+    ] = 5000,
+    as_json: JsonOpt = False,
+) -> None:
+    """Deploy the FedChain contracts to a JSON-RPC node with your key; write the deployment file."""
+    from fedchain.chain.connection import connect
+    from fedchain.chain.deploy import deploy_fedchain
+
+    if not rpc_url:
+        raise ConfigError("no RPC URL: pass --rpc-url or set FEDCHAIN_RPC_URL")
+    check_rpc_url(rpc_url)
+    if out_file.exists() and not force:
+        raise ConfigError(f"{out_file} exists; pass --force to replace it")
+    account = load_key(keystore)
+    with connect(rpc_url, private_keys=[account.key]) as chain:
+        deployment = deploy_fedchain(
+            chain, deployer=account, gamma_max=gamma_max, threshold=threshold,
+            base_credits=base_credits, slash_bps=slash_bps,
+        )  # fmt: skip
+        document = {**deployment.to_json(), "rpc_url": rpc_url}
+    path = write_json_file(out_file, document, overwrite=force)
+    out = Output(as_json)
+    out.line(f"deployed on chain {document['chain_id']}: TaskManager {document['task_manager']}")
+    out.line(f"deployment file: {path}")
+    out.result({**document, "deployment_file": str(path), "deployer": account.address})
+
+
+def register(root: typer.Typer) -> None:
+    """Attach the top-level ``deploy`` command to the root app."""
+    root.command("deploy")(deploy_command)

@@ -1,0 +1,19 @@
+#!/usr/bin/env python3
+"""Take part in a task as a client: ``fedchain client run`` with these arguments.
+
+Example::
+
+    FEDCHAIN_KEYSTORE_PASSWORD=... scripts/run_client.py --task 1 --keystore client0.json \\
+        --dataset digits --shard 0/10 --deployment deployment.json --store local:/shared/store
+
+See ``docs/cli.md`` for every option.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from fedchain.cli import main
+
+if __name__ == "__main__":
+    main(["client", "run", *sys.argv[1:]])

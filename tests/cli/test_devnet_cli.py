@@ -1,0 +1,128 @@
+"""``fedchain devnet up / fund / down``: a detached Anvil that outlives the command."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fedchain.chain import DEFAULT_MNEMONIC, connect, derive_accounts, find_anvil_binary
+from fedchain.chain.anvil import AnvilNode
+from fedchain.chain.deploy import Deployment
+from fedchain.chain.errors import AnvilError, ChainConfigError
+from fedchain.cli import main
+
+pytestmark = pytest.mark.anvil
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie counts as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def _fedchain(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FEDCHAIN_")}
+    return subprocess.run(
+        [sys.executable, "-m", "fedchain.cli", *args], cwd=cwd, env=env, capture_output=True,
+        text=True, timeout=120,
+    )  # fmt: skip
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """``fedchain ARGV`` in this process: (exit code, stdout, stderr)."""
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    out, err = capsys.readouterr()
+    return int(info.value.code or 0), out, err
+
+
+def _last_json(text: str) -> dict[str, Any]:
+    parsed: dict[str, Any] = json.loads(text.strip().splitlines()[-1])
+    return parsed
+
+
+@pytest.fixture(autouse=True)
+def _anvil_installed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in [k for k in os.environ if k.startswith("FEDCHAIN_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    try:
+        find_anvil_binary()
+    except AnvilError as exc:
+        pytest.skip(str(exc))
+
+
+def test_up_fund_down(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    up = _fedchain("devnet", "up", "--dir", "dn", "--accounts", "3", "--json", cwd=tmp_path)
+    info = _last_json(up.stdout) if up.returncode == 0 else {}
+    pid = int(info.get("pid", 0))
+    try:
+        assert up.returncode == 0, up.stderr
+        assert pid and _alive(pid)  # it outlived the command that started it
+        assert (tmp_path / "dn" / "devnet.json").is_file()
+        dev = [a.address for a in derive_accounts(DEFAULT_MNEMONIC, 3)]
+        assert info["dev_accounts"] == dev and info["deployer"] == dev[0]
+        assert derive_accounts(DEFAULT_MNEMONIC, 1)[0].key.hex()[-64:] not in up.stdout + up.stderr
+
+        document = json.loads((tmp_path / "dn" / "deployment.json").read_text())
+        assert document["rpc_url"] == info["rpc_url"]
+        with connect(document["rpc_url"]) as chain:
+            deployment = Deployment.from_json(chain, document)
+            assert int(deployment.tasks.taskCount()) == 0
+            assert deployment.params["threshold"] == 5
+
+        code, _, err = run(["devnet", "up", "--dir", "dn"], capsys)
+        assert code == 1
+        assert err.strip().startswith("error: a devnet is already running in dn")
+
+        target = "0x000000000000000000000000000000000000dEaD"
+        code, out, err = run(["devnet", "fund", target, "--amount", "1.5 ether", "--dir", "dn",
+                              "--json"], capsys)  # fmt: skip
+        assert code == 0, err
+        assert _last_json(out)["balance"] == 15 * 10**17
+
+        code, out, err = run(["devnet", "down", "--dir", "dn", "--json"], capsys)
+        assert code == 0, err
+        assert _last_json(out) == {"pid": pid, "rpc_url": info["rpc_url"], "stopped": True}
+        deadline = time.monotonic() + 10
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(pid)
+        assert not (tmp_path / "dn" / "devnet.json").exists()
+
+        code, _, err = run(["devnet", "down", "--dir", "dn"], capsys)
+        assert code == 1 and "no devnet in dn" in err
+    finally:
+        if pid and _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_down_leaves_a_reused_pid_alone(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A devnet.json whose PID is no Anvil (here: the test process) is not signalled."""
+    directory = tmp_path / "dn"
+    directory.mkdir()
+    stale = {"format": "fedchain-devnet/1", "pid": os.getpid(), "rpc_url": "http://127.0.0.1:9",
+             "port": 9}  # fmt: skip
+    (directory / "devnet.json").write_text(json.dumps(stale))
+    code, out, err = run(["devnet", "down", "--dir", "dn", "--json"], capsys)
+    assert code == 0, err
+    assert _last_json(out)["stopped"] is False
+    assert not (directory / "devnet.json").exists()
+
+
+def test_only_a_detached_node_takes_a_log_path(tmp_path: Path) -> None:
+    with pytest.raises(ChainConfigError, match="detached"):
+        AnvilNode(log_path=tmp_path / "anvil.log")
+    node = AnvilNode(detached=True, log_path=tmp_path / "logs" / "anvil.log")
+    assert node.log_path == tmp_path / "logs" / "anvil.log" and not node.running

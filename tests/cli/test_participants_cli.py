@@ -1,0 +1,383 @@
+"""``fedchain deploy | task | client | miner | claim``: error paths in-process, and one whole task
+with every participant in its own process on a real Anvil node."""
+
+from __future__ import annotations
+
+import json
+import os
+import runpy
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from fedchain.chain import DEFAULT_MNEMONIC, AnvilNode, connect, derive_accounts, find_anvil_binary
+from fedchain.chain.errors import AnvilError
+from fedchain.chain.keys import LIGHT_SCRYPT_N, create_keystore
+from fedchain.cli import main
+from fedchain.cli.common import jsonable, relative_time
+from fedchain.cli.participants import FAULT_NAMES
+
+ROOT = Path(__file__).resolve().parents[2]
+ACCOUNTS = derive_accounts(DEFAULT_MNEMONIC, 6)
+KEYS = ["0x" + a.key.hex() for a in ACCOUNTS]  # the public Anvil test keys
+ENV_VARS = (
+    "FEDCHAIN_PRIVATE_KEY", "FEDCHAIN_KEYSTORE_PASSWORD", "FEDCHAIN_DEPLOYMENT",
+    "FEDCHAIN_RPC_URL", "FEDCHAIN_STORE", "FEDCHAIN_KUBO_API",
+)  # fmt: skip
+TASK_TOML = """\
+[task]
+name = "cli-test"
+rounds = 1
+max_clients = 2
+committee_size = 1
+byzantine_f = 0
+join_window = {join_window}
+submit_window = 30
+verdict_window = 30
+
+[rewards]
+client_mortgage = "0.001 ether"
+min_miner_stake = "0.001 ether"
+
+[model]
+name = "cnn_digits"
+
+[training]
+epochs = 1
+
+[privacy]
+mechanism = "none"
+
+[verification]
+rule = "none"
+"""
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """``fedchain ARGV`` in this process: (exit code, stdout, stderr)."""
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    out, err = capsys.readouterr()
+    return int(info.value.code or 0), out, err
+
+
+def assert_one_error_line(code: int, err: str, *fragments: str) -> None:
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "fedchain.cli", *args]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("FEDCHAIN_STORE", f"local:{tmp_path / 'default-store'}")
+    monkeypatch.chdir(tmp_path)
+
+
+# -- small helpers ----------------------------------------------------------------------------
+
+
+def test_fault_names_match_the_miner_role() -> None:
+    from fedchain.roles.miner import FAULTS
+
+    assert FAULT_NAMES == FAULTS
+
+
+def test_relative_time_and_jsonable() -> None:
+    assert relative_time(80) == "in 1m 20s"
+    assert relative_time(-5) == "5s ago"
+    assert relative_time(0) == "now"
+    assert relative_time(3 * 3600 + 60) == "in 3h 01m"
+    assert jsonable({"a": float("nan"), "b": (b"\x01", float("inf")), 3: 1.5}) == {
+        "a": None, "b": ["0x01", None], "3": 1.5,
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("script", "command"),
+    [("deploy", "deploy"), ("publish_task", "task create"), ("run_client", "client run"),
+     ("run_miner", "miner run")],
+)  # fmt: skip
+def test_scripts_wrap_the_commands(
+    script: str, command: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = ROOT / "scripts" / f"{script}.py"
+    assert os.access(path, os.X_OK) and path.read_text().startswith("#!/usr/bin/env python3\n")
+    monkeypatch.setattr(sys, "argv", [str(path), "--help"])
+    with pytest.raises(SystemExit) as info:
+        runpy.run_path(str(path), run_name="__main__")
+    assert info.value.code == 0
+    assert f"{command} [OPTIONS]" in capsys.readouterr().out
+
+
+# -- errors that need no node -----------------------------------------------------------------
+
+
+def test_missing_and_garbled_deployment_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, _, err = run(["task", "status", "1", "--deployment", "nope.json"], capsys)
+    assert_one_error_line(code, err, "no deployment file nope.json", "fedchain devnet up")
+    (tmp_path / "garbled.json").write_text('{"format": ')
+    code, _, err = run(["task", "status", "1", "--deployment", "garbled.json"], capsys)
+    assert_one_error_line(code, err, "garbled.json is not JSON")
+    (tmp_path / "other.json").write_text('{"format": "something-else"}')
+    code, _, err = run(["task", "status", "1", "--deployment", "other.json"], capsys)
+    assert_one_error_line(code, err, "not a FedChain deployment file")
+    good = {"format": "fedchain-deployment/1", "chain_id": 1, "participant_registry": "0x1"}
+    (tmp_path / "partial.json").write_text(json.dumps(good))
+    monkeypatch.setenv("FEDCHAIN_DEPLOYMENT", "partial.json")  # the environment names the file
+    code, _, err = run(["task", "status", "1"], capsys)
+    assert_one_error_line(code, err, "partial.json: participant_registry is not an address")
+
+
+def test_key_errors_never_echo_the_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, _, err = run(["claim", "--task", "1"], capsys)
+    assert_one_error_line(code, err, "no key", "--keystore", "FEDCHAIN_PRIVATE_KEY")
+    secret = "ab" * 31 + "zz"
+    monkeypatch.setenv("FEDCHAIN_PRIVATE_KEY", secret)
+    code, _, err = run(["claim", "--task", "1"], capsys)
+    assert_one_error_line(code, err, "FEDCHAIN_PRIVATE_KEY is not a 32-byte hex private key")
+    assert secret not in err
+    keystore = tmp_path / "key.json"
+    create_keystore(keystore, password="right", kdf_iterations=LIGHT_SCRYPT_N)
+    monkeypatch.setenv("FEDCHAIN_KEYSTORE_PASSWORD", "wrong-password")
+    code, _, err = run(["deploy", "--rpc-url", "http://127.0.0.1:9", "--keystore", str(keystore)],
+                       capsys)  # fmt: skip
+    assert_one_error_line(code, err, "wrong password")
+    assert "wrong-password" not in err
+
+
+def test_task_file_and_option_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "bad.toml").write_text("[task]\nrounds = 0\n")
+    code, _, err = run(["task", "create", "bad.toml"], capsys)
+    assert_one_error_line(code, err, "bad.toml", "[task] rounds")
+    code, _, err = run(["client", "run", "--task", "1", "--dataset", "digits", "--shard", "5/3"],
+                       capsys)  # fmt: skip
+    assert_one_error_line(code, err, "--shard '5/3'", "0..2")
+    code, _, err = run(["client", "run", "--task", "1", "--dataset", "digits", "--shard", "x"],
+                       capsys)  # fmt: skip
+    assert_one_error_line(code, err, "use I/N")
+    np.savez(tmp_path / "only-x.npz", x=np.zeros((4, 8, 8), np.uint8))
+    monkeypatch.setenv("FEDCHAIN_PRIVATE_KEY", KEYS[1])
+    code, _, err = run(["client", "run", "--task", "1", "--data-file", "only-x.npz"], capsys)
+    assert_one_error_line(code, err, "only-x.npz: no array 'y'")
+    code, _, err = run(["miner", "run", "--task", "1", "--fault", "lazy"], capsys)
+    assert_one_error_line(code, err, "--fault 'lazy'", "silent_leader")
+    code, _, err = run(["deploy", "--out", "d.json"], capsys)
+    assert_one_error_line(code, err, "no RPC URL")
+    (tmp_path / "d.json").write_text("{}")
+    code, _, err = run(["deploy", "--rpc-url", "http://127.0.0.1:9", "--out", "d.json"], capsys)
+    assert_one_error_line(code, err, "d.json exists", "--force")
+
+
+def test_unreachable_node(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    document = {
+        "format": "fedchain-deployment/1", "chain_id": 31337, "rpc_url": "http://127.0.0.1:9",
+        **{k: "0x" + "11" * 20 for k in ("participant_registry", "model_registry",
+                                         "task_manager", "task_manager_extension")},
+    }  # fmt: skip
+    (tmp_path / "deployment.json").write_text(json.dumps(document))
+    code, _, err = run(["task", "status", "1"], capsys)
+    assert_one_error_line(code, err, "127.0.0.1:9")
+
+
+# -- on a real node ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def node() -> Iterator[AnvilNode]:
+    """An Anvil node for the module (dies with the test process)."""
+    try:
+        find_anvil_binary()
+    except AnvilError as exc:
+        pytest.skip(str(exc))
+    with AnvilNode(accounts=len(ACCOUNTS)) as started:
+        yield started
+
+
+@pytest.fixture
+def deployment(
+    node: AnvilNode, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Path:  # fmt: skip
+    """A fresh deployment on the node, written by ``fedchain deploy``; its path."""
+    monkeypatch.setenv("FEDCHAIN_PRIVATE_KEY", KEYS[0])
+    code, out, err = run(["deploy", "--rpc-url", node.url, "--out", "dep.json", "--json"], capsys)
+    assert code == 0, err
+    document = json.loads(out.strip().splitlines()[-1])
+    assert document["rpc_url"] == node.url and document["deployer"] == ACCOUNTS[0].address
+    monkeypatch.delenv("FEDCHAIN_PRIVATE_KEY")
+    path = tmp_path / "dep.json"
+    assert json.loads(path.read_text())["task_manager"] == document["task_manager"]
+    return path
+
+
+def _env(key: str, deployment: Path, store: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ENV_VARS}
+    env.update(FEDCHAIN_PRIVATE_KEY=key, FEDCHAIN_DEPLOYMENT=str(deployment),
+               FEDCHAIN_STORE=f"local:{store}", OMP_NUM_THREADS="1")  # fmt: skip
+    return env
+
+
+def _task_count(url: str, deployment: Path) -> int:
+    from fedchain.chain.deploy import Deployment
+
+    with connect(url) as chain:
+        return int(
+            Deployment.from_json(chain, json.loads(deployment.read_text())).tasks.taskCount()
+        )
+
+
+def _last_json(text: str) -> dict[str, Any]:
+    last = text.strip().splitlines()[-1]
+    parsed: dict[str, Any] = json.loads(last)
+    return parsed
+
+
+@pytest.mark.anvil
+def test_errors_against_a_node(
+    node: AnvilNode, deployment: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(["task", "status", "99", "--deployment", str(deployment)], capsys)
+    assert_one_error_line(code, err, "task 99 does not exist")
+    wrong = json.loads(deployment.read_text())
+    wrong["chain_id"] = 1
+    (tmp_path / "wrong.json").write_text(json.dumps(wrong))
+    code, _, err = run(["task", "status", "1", "--deployment", "wrong.json"], capsys)
+    assert_one_error_line(code, err, "chain id 1", "31337")
+    with AnvilNode() as other:  # the same chain id, but nothing deployed there
+        code, _, err = run(["task", "status", "1", "--deployment", str(deployment),
+                            "--rpc-url", other.url], capsys)  # fmt: skip
+    assert_one_error_line(code, err, "no TaskManager", "deploy again")
+
+
+@pytest.mark.anvil
+def test_a_whole_task_one_process_per_participant(
+    node: AnvilNode, deployment: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "task.toml").write_text(TASK_TOML.format(join_window=60))
+    store = tmp_path / "store"
+    first = _task_count(node.url, deployment) + 1
+    common = ["--poll", "0.2", "--timeout", "90", "--json"]
+    procs: dict[str, subprocess.Popen[str]] = {}
+    try:
+        procs["requester"] = subprocess.Popen(
+            cli("task", "create", "task.toml", "--follow", "--settle-after", "2",
+                "--evaluate", "digits", *common),
+            env=_env(KEYS[0], deployment, store), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while _task_count(node.url, deployment) < first:
+            assert procs["requester"].poll() is None, procs["requester"].communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        task = str(first)
+        for i in range(2):
+            procs[f"client {i}"] = subprocess.Popen(
+                cli("client", "run", "--task", task, "--dataset", "digits", "--shard", f"{i}/2",
+                    *common),
+                env=_env(KEYS[1 + i], deployment, store), stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, text=True,
+            )  # fmt: skip
+        procs["miner"] = subprocess.Popen(
+            cli("miner", "run", "--task", task, *common), env=_env(KEYS[3], deployment, store),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        outputs = {name: p.communicate(timeout=150) for name, p in procs.items()}
+    finally:
+        for p in procs.values():
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+    for name, p in procs.items():
+        assert p.returncode == 0, (name, outputs[name][1])
+        assert "Traceback" not in outputs[name][1]
+    results = {name: _last_json(out) for name, (out, _) in outputs.items()}
+
+    clients = [a.address for a in ACCOUNTS[1:3]]
+    requester = results["requester"]
+    assert requester["task_id"] == first and requester["status"] == "finished"
+    assert requester["rounds"][0]["accepted"] == clients
+    assert 0.0 <= requester["final_accuracy"] <= 1.0
+    assert requester["final_model"] == requester["rounds"][0]["global_model"]
+    for i, address in enumerate(clients):
+        mine = results[f"client {i}"]
+        assert mine["address"] == address and mine["status"] == "finished"
+        assert [r["round"] for r in mine["rounds"]] == [0] and mine["rounds"][0]["submitted"]
+        assert mine["settlement"]["payout"] > 0
+    miner = results["miner"]
+    assert miner["judgements"]["0"]["accepted"] == clients
+    assert miner["settlement"]["slashed"] == 0
+
+    code, out, err = run(["task", "status", str(first), "--deployment", str(deployment),
+                          "--json"], capsys)  # fmt: skip
+    assert code == 0, err
+    status = _last_json(out)
+    assert status["state"]["status"] == "finished" and status["state"]["unsettled"] == 0
+    assert status["rounds"][0]["accepted"] == clients and status["rounds"][0]["rejected"] == []
+    escrow = status["escrow"]
+    assert status["balanced"] is True
+    assert escrow["deposited"] == escrow["paid"] + escrow["refunded"] > 0
+    code, out, _ = run(["task", "status", str(first), "--deployment", str(deployment)], capsys)
+    assert code == 0 and "finished" in out and "balanced" in out
+
+
+@pytest.mark.anvil
+def test_interrupt_timeout_and_restart(
+    node: AnvilNode, deployment: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """A client joins, is interrupted (130), restarts without joining twice, times out (1)."""
+    (tmp_path / "task.toml").write_text(TASK_TOML.format(join_window=600))
+    store = tmp_path / "store"
+    monkeypatch.setenv("FEDCHAIN_PRIVATE_KEY", KEYS[4])
+    code, out, err = run(["task", "create", "task.toml", "--deployment", str(deployment),
+                          "--store", f"local:{store}", "--json"], capsys)  # fmt: skip
+    assert code == 0, err
+    task = str(_last_json(out)["task_id"])
+    argv = cli("client", "run", "--task", task, "--dataset", "digits", "--shard", "0/2",
+               "--poll", "0.2")  # fmt: skip
+    proc = subprocess.Popen(argv, env=_env(KEYS[5], deployment, store), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert proc.stderr is not None
+        joined = ""
+        while "joined task" not in joined:
+            line = proc.stderr.readline()
+            assert line, "the client exited before joining"
+            joined = line
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130
+    assert err.strip().splitlines()[-1].startswith("interrupted: the client stopped")
+    assert "Traceback" not in err
+    again = subprocess.run([*argv, "--timeout", "1"], env=_env(KEYS[5], deployment, store),
+                           capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert again.returncode == 1
+    assert again.stderr.strip().splitlines()[-1].startswith(f"error: client: task {task} not done")
+    assert "joined task" not in again.stderr  # it found its membership on chain
