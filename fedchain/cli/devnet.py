@@ -147,14 +147,14 @@ def up_command(
         int, typer.Option("--accounts", min=1, max=1000, help="Funded development accounts.")
     ] = 10,
     block_time: Annotated[
-        float | None,
+        float,
         typer.Option(
             "--block-time",
             min=0.0,
-            show_default=False,
-            help="Seconds between blocks (default: one block per transaction).",
+            help="Seconds between blocks; 0 mines one block per transaction (the chain's time "
+            "then stands still between transactions, so round deadlines never pass on chain).",
         ),
-    ] = None,
+    ] = 1.0,
     chain_id: Annotated[int, typer.Option("--chain-id", min=1, help="The chain id.")] = 31337,
     as_json: JsonOpt = False,
 ) -> None:
@@ -173,8 +173,8 @@ def up_command(
     directory.mkdir(parents=True, exist_ok=True)
     log = (directory / _LOG_FILE).resolve()
     node = AnvilNode(
-        chain_id=chain_id, accounts=accounts, port=port, block_time=block_time, detached=True,
-        log_path=log,
+        chain_id=chain_id, accounts=accounts, port=port, block_time=block_time or None,
+        detached=True, log_path=log,
     ).start()  # fmt: skip
     try:
         with connect(node.url, mnemonic=DEFAULT_MNEMONIC, accounts=accounts) as chain:

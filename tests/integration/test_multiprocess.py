@@ -1,0 +1,253 @@
+"""The protocol with every participant in its own OS process, as separate organisations run it.
+
+A real Anvil node; ``fedchain deploy``; one requester (``fedchain task create --follow``), five
+clients (``fedchain client run``: three honest, one sign-flipper, one that never submits) and
+three miners (``fedchain miner run``), all sharing one LocalStore directory and nothing else.
+During round 0 the test kills the round's leader for good (SIGKILL; a miner that is down, and a
+leader that never posts) and kills and restarts an honest client that has just submitted.
+
+The final on-chain state must show: the sign-flipper rejected every round and penalized, the
+client that never submitted counted as an exit (M11) and penalized, the honest clients accepted
+and rewarded, the dead leader replaced and slashed while the two live miners still finalize
+every round, the restarted client's updates counted once, and every wei of escrow, mortgages and
+stakes accounted for.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fedchain.chain import AnvilNode, connect, find_anvil_binary
+from fedchain.chain.anvil import DEFAULT_MNEMONIC
+from fedchain.chain.connection import Chain, derive_accounts
+from fedchain.chain.deploy import Deployment
+from fedchain.chain.errors import AnvilError
+from fedchain.roles import TaskLog, TaskStatus, read_task, task_outcome
+
+pytestmark = [pytest.mark.anvil, pytest.mark.slow, pytest.mark.xdist_group("multiprocess")]
+
+ROUNDS, CLIENTS, MINERS = 2, 5, 3
+MORTGAGE = 4 * 10**15
+SIGN_FLIPPER, QUITTER, RESTARTED = 4, 3, 0
+TASK_TOML = f"""
+[task]
+name = "multiprocess"
+rounds = {ROUNDS}
+max_clients = {CLIENTS}
+committee_size = {MINERS}
+byzantine_f = 1
+join_window = 600
+submit_window = 20
+verdict_window = 12
+
+[rewards]
+policy = "reputation"
+reward_unit = "0.0001 ether"
+client_mortgage = {MORTGAGE}
+min_miner_stake = "0.01 ether"
+
+[training]
+epochs = 1
+"""
+
+
+class Participant:
+    """One ``fedchain`` process with its own key and log file."""
+
+    def __init__(self, name: str, argv: list[str], key: str, logs: Path) -> None:
+        self.name, self.argv, self.key, self.logs = name, argv, key, logs
+        self.starts = 0
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Participant:
+        env = {**os.environ, "FEDCHAIN_PRIVATE_KEY": self.key, "OMP_NUM_THREADS": "1"}
+        env.pop("FEDCHAIN_KEYSTORE_PASSWORD", None)
+        self.starts += 1
+        log = (self.logs / f"{self.name}.{self.starts}.log").open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "fedchain.cli", *self.argv],
+            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+        )  # fmt: skip
+        log.close()
+        return self
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def output(self) -> str:
+        return (self.logs / f"{self.name}.{self.starts}.log").read_text(errors="replace")
+
+    def last_json(self) -> dict[str, Any]:
+        return dict(json.loads(self.output().strip().splitlines()[-1]))
+
+
+def _wait(
+    what: str, predicate: Callable[[], bool], timeout: float, crowd: list[Participant]
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        for p in crowd:  # a participant that died early explains the wait
+            if p.proc is not None and p.proc.poll() not in (None, 0, -9):
+                raise AssertionError(f"{p.name} exited {p.proc.returncode}:\n{p.output()[-3000:]}")
+        time.sleep(0.25)
+    tails = "\n".join(f"--- {p.name}\n{p.output()[-1500:]}" for p in crowd)
+    raise AssertionError(f"timed out waiting for {what}\n{tails}")
+
+
+@pytest.fixture
+def node() -> Iterator[AnvilNode]:
+    try:
+        find_anvil_binary()
+    except AnvilError as exc:
+        pytest.skip(str(exc))
+    # One block a second: deadlines pass on chain as they do on the wall clock (an automine
+    # node only stamps a new time when a transaction arrives).
+    with AnvilNode(accounts=1 + CLIENTS + MINERS, block_time=1) as anvil:
+        yield anvil
+
+
+def test_requester_clients_and_miners_as_separate_processes(
+    node: AnvilNode, tmp_path: Path
+) -> None:
+    keys = [a.key.hex() for a in derive_accounts(DEFAULT_MNEMONIC, 1 + CLIENTS + MINERS)]
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    deployment_file = tmp_path / "deployment.json"
+    store = f"local:{tmp_path / 'store'}"
+    deploy = Participant("deploy", ["deploy", "--rpc-url", node.url, "--out",
+                                    str(deployment_file)], keys[0], logs).start()  # fmt: skip
+    assert deploy.proc is not None and deploy.proc.wait(120) == 0, deploy.output()
+    (tmp_path / "task.toml").write_text(TASK_TOML)
+    common = ["--deployment", str(deployment_file), "--store", store, "--poll", "0.5", "--json"]
+    requester = Participant(
+        "requester",
+        ["task", "create", str(tmp_path / "task.toml"), "--follow", "--settle-after", "5",
+         "--evaluate", "digits", *common],
+        keys[0], logs,
+    ).start()  # fmt: skip
+    with connect(node.url) as chain:
+        d = Deployment.from_json(chain, json.loads(deployment_file.read_text()))
+        _wait("the task", lambda: int(d.tasks.taskCount()) == 1, 120, [requester])
+        task = ["--task", "1"]
+        miners = [
+            Participant(f"miner{j}", ["miner", "run", *task, *common], keys[1 + CLIENTS + j], logs)
+            for j in range(MINERS)
+        ]
+        attacks = {SIGN_FLIPPER: ["--attack", "sign_flip:scale=4"],
+                   QUITTER: ["--attack", "dropout:probability=1"]}  # fmt: skip
+        clients = []
+        for i in range(CLIENTS):
+            data = ["--dataset", "digits", "--shard", f"{i}/{CLIENTS}", "--seed", "0"]
+            argv = ["client", "run", *task, *common, *data, *attacks.get(i, [])]
+            clients.append(Participant(f"client{i}", argv, keys[1 + i], logs))
+        everyone = [requester, *miners, *clients]
+        try:
+            for p in [*miners, *clients]:
+                p.start()
+            _play(chain, d, everyone, miners, clients)
+        finally:
+            for p in everyone:
+                p.kill()
+        _check_outcome(chain, d, miners, clients, requester)
+
+
+def _play(
+    chain: Chain,
+    d: Deployment,
+    everyone: list[Participant],
+    miners: list[Participant],
+    clients: list[Participant],
+) -> None:
+    tasks = d.tasks
+    _wait("the task to start", lambda: read_task(tasks, 1).status is TaskStatus.RUNNING, 240,
+          everyone)  # fmt: skip
+    by_address = {
+        a.address.lower(): p
+        for a, p in zip(derive_accounts(DEFAULT_MNEMONIC, 1 + CLIENTS + MINERS)[1 + CLIENTS:],
+                        miners, strict=True)
+    }  # fmt: skip
+    leader = by_address[str(tasks.committee(1, 0)[0]).lower()]
+    # The quitter never submits, so the leader cannot post before the submit deadline: kill it
+    # now and it never does. It stays down for the rest of the task.
+    leader.kill()
+    restarted = clients[RESTARTED]
+    address = derive_accounts(DEFAULT_MNEMONIC, 1 + CLIENTS)[1 + RESTARTED].address
+    log = TaskLog(tasks, 1)
+
+    def submitted() -> bool:
+        log.refresh()
+        return address.lower() in log.submissions(0)
+
+    _wait("client 0's round-0 update", submitted, 120, everyone)
+    restarted.kill()
+    restarted.start()  # carries on from what the chain says
+    live = [p for p in everyone if p is not leader]
+    _wait("everyone to finish", lambda: all(p.proc is not None and p.proc.poll() is not None
+                                            for p in live), 420, live)  # fmt: skip
+    for p in live:
+        assert p.proc is not None and p.proc.returncode == 0, f"{p.name}:\n{p.output()[-3000:]}"
+
+
+def _check_outcome(
+    chain: Chain,
+    d: Deployment,
+    miners: list[Participant],
+    clients: list[Participant],
+    requester: Participant,
+) -> None:
+    tasks = d.tasks
+    state = read_task(tasks, 1)
+    assert state.status is TaskStatus.FINISHED and state.unsettled == 0 and state.pot == 0
+    log = TaskLog(tasks, 1)
+    log.refresh()
+    outcome = task_outcome(log, state, threshold=5, gamma_max=100)
+    # Client process i uses key 1 + i (its on-chain index is its join order, not i).
+    addr = [a.address for a in derive_accounts(DEFAULT_MNEMONIC, 1 + CLIENTS)[1:]]
+    assert sorted(outcome.clients) == sorted(addr)
+    honest = {c for i, c in enumerate(addr) if i not in (SIGN_FLIPPER, QUITTER)}
+    assert len(outcome.rounds) == ROUNDS
+    for row in outcome.rounds:
+        assert set(row.accepted) == honest
+        assert row.rejected == [addr[SIGN_FLIPPER]]
+        assert row.missing == [addr[QUITTER]]
+    pay = outcome.payouts
+    assert pay[addr[SIGN_FLIPPER]]["penalty"] == MORTGAGE  # lazy in 2 of 2 rounds
+    assert pay[addr[QUITTER]]["penalty"] == MORTGAGE  # exited in 2 of 2 rounds (M11 p)
+    for c in honest:
+        assert pay[c]["reward"] > 0 and pay[c]["penalty"] == 0 and pay[c]["penalty_share"] > 0
+    # The killed leader was replaced in round 0 and slashed; the live pair finalized every round.
+    replaced = log.events("LeaderReplaced", round=0)
+    assert replaced and not replaced[0].args["formerPosted"]
+    dead = str(replaced[0].args["formerLeader"])
+    assert all(row.leader != dead for row in outcome.rounds)
+    slashes = log.events("StakeSlashed")
+    assert slashes and {str(e.args["miner"]) for e in slashes} == {dead}
+    assert pay[dead]["slashed"] > 0
+    # The restarted client's updates counted once per round.
+    for r in range(ROUNDS):
+        assert len(log.events("UpdateSubmitted", round=r, client=addr[RESTARTED])) == 1
+    assert outcome.balanced is True
+    escrow = outcome.escrow
+    assert escrow["paid"] + escrow["refunded"] == escrow["deposited"]
+    # Everyone but the dead miner withdrew what it was owed (the requester settled for it).
+    for p in clients:
+        assert int(p.last_json()["withdrawn"]) > 0
+    report = requester.last_json()
+    assert report["task_id"] == 1 and report["final_accuracy"] > 0.5
+    # The requester settled the dead miner: its stake less the slashes waits in its balance.
+    assert pay[dead]["payout"] + pay[dead]["slashed"] == 10**16
+    assert int(tasks.balanceOf(dead)) == pay[dead]["payout"]
