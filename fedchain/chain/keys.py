@@ -30,6 +30,7 @@ from eth_utils import is_address, to_checksum_address
 
 from fedchain.chain.errors import ChainError
 from fedchain.errors import ConfigError
+from fedchain.jsonfile import read_json_file
 
 __all__ = [
     "LIGHT_SCRYPT_N",
@@ -86,17 +87,7 @@ def parse_private_key(value: str | bytes, *, what: str) -> bytes:
 
 
 def _read_keystore(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise KeyLoadError(f"no keystore file {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
-        raise KeyLoadError(f"cannot read keystore {path}: {reason}") from None
-    try:
-        data = json.loads(text)
-    except ValueError:
-        raise KeyLoadError(f"keystore {path} is not JSON") from None
+    data = read_json_file(path, what="keystore file", error=KeyLoadError)
     if not isinstance(data, dict) or not isinstance(data.get("crypto", data.get("Crypto")), dict):
         raise KeyLoadError(f"keystore {path} is not an Ethereum keystore (no crypto section)")
     return data

@@ -142,18 +142,11 @@ def read_deployment_file(path: Path) -> dict[str, Any]:
     from eth_utils import is_address
 
     from fedchain.chain.deploy import DEPLOYMENT_FORMAT, DeploymentError
+    from fedchain.jsonfile import read_json_file
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DeploymentError(f"no deployment file {path}: {_DEPLOYMENT_HINT}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
-        raise DeploymentError(f"cannot read deployment file {path}: {reason}") from None
-    try:
-        data = json.loads(text)
-    except ValueError:
-        raise DeploymentError(f"deployment file {path} is not JSON") from None
+    data = read_json_file(
+        path, what="deployment file", error=DeploymentError, missing_hint=_DEPLOYMENT_HINT
+    )
     if not isinstance(data, dict) or data.get("format") != DEPLOYMENT_FORMAT:
         raise DeploymentError(
             f'{path} is not a FedChain deployment file (no "format": "{DEPLOYMENT_FORMAT}")'

@@ -124,7 +124,7 @@ def test_bad_keystore_files(tmp_path: Path, keystore: Path) -> None:
     missing = tmp_path / "missing.json"
     assert str(failure(keystore=missing, password=PASSWORD)) == f"no keystore file {missing}"
     assert str(failure(keystore=tmp_path, password=PASSWORD)).startswith(
-        f"cannot read keystore {tmp_path}: "
+        f"cannot read keystore file {tmp_path}: "
     )
     bad = tmp_path / "bad.json"
     for content, problem in [
