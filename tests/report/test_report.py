@@ -14,7 +14,6 @@ import matplotlib.image
 import pytest
 from rich.console import Console
 
-from fedchain import report
 from fedchain.errors import ConfigError
 from fedchain.report import (
     TRANSACTION_COLUMNS,
@@ -31,6 +30,7 @@ from fedchain.report import (
     write_run_dir,
     write_transactions,
 )
+from fedchain.report import files as report_files
 
 FINNEY = 10**15  # 0.001 ETH
 N_CLIENTS, N_MINERS, N_ROUNDS = 10, 3, 5
@@ -464,7 +464,7 @@ def test_default_run_dir_is_unique_within_one_second(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     frozen = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
-    monkeypatch.setattr(report, "_utc_now", lambda: frozen)
+    monkeypatch.setattr(report_files, "_utc_now", lambda: frozen)
     base = tmp_path / "runs"
     made = [default_run_dir(base) for _ in range(3)]
     assert [p.name for p in made] == [
