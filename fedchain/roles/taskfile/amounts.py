@@ -1,66 +1,14 @@
-"""Wei amounts as task files write them: ``12``, ``"12 wei"``, ``"1 gwei"``, ``"0.01 ether"``."""
+"""Wei amounts in task files: :mod:`fedchain.units`, raising :class:`TaskFileError`."""
 
 from __future__ import annotations
 
-import re
-from decimal import Context, Decimal, localcontext
-from typing import Any, Final
-
-from fedchain.roles.taskfile.errors import TaskFileError, kind_of
+from fedchain.roles.taskfile.errors import TaskFileError
+from fedchain.units import format_wei, wei_value
+from fedchain.units import parse_wei as _parse_wei
 
 __all__ = ["format_wei", "parse_wei", "wei_value"]
 
-_WEI_UNITS: Final = {"wei": 0, "gwei": 9, "ether": 18}
-_AMOUNT = re.compile(r"[0-9]{1,80}(\.[0-9]{1,80})?")
-
-
-def wei_value(value: Any) -> int:
-    """``value`` in wei, or ValueError saying what is wrong (without any prefix)."""
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ValueError(
-            f'must be an integer number of wei or a string like "0.01 ether", got {kind_of(value)}'
-        )
-    if isinstance(value, int):
-        if value < 0:
-            raise ValueError(f"must be >= 0, got {value}")
-        return value
-    parts = value.split()
-    if len(parts) not in (1, 2) or not _AMOUNT.fullmatch(parts[0]):
-        raise ValueError(
-            f'{value!r} is not an amount; write e.g. 12, "12 wei", "1 gwei", "0.01 ether"'
-        )
-    unit = parts[1].lower() if len(parts) == 2 else "wei"
-    if unit not in _WEI_UNITS:
-        raise ValueError(f"unknown unit {parts[1]!r} in {value!r}; use wei, gwei or ether")
-    with localcontext(Context(prec=200)):
-        amount = Decimal(parts[0]).scaleb(_WEI_UNITS[unit])
-    if amount != amount.to_integral_value():
-        raise ValueError(f"{value!r} is not a whole number of wei")
-    return int(amount)
-
 
 def parse_wei(value: int | str, *, what: str) -> int:
-    """An amount in wei from ``12``, ``"12"``, ``"12 wei"``, ``"1 gwei"`` or ``"0.01 ether"``.
-
-    Decimals are exact (no float rounding); the result must be a whole, non-negative number of
-    wei. ``what`` names the value in the error message.
-
-    Raises:
-        TaskFileError: anything else.
-    """
-    try:
-        return wei_value(value)
-    except ValueError as exc:
-        raise TaskFileError(f"{what}: {exc}") from None
-
-
-def format_wei(value: int) -> str:
-    """``value`` wei in the largest readable unit that keeps it exact: ``"0.01 ether"``,
-    ``"1 gwei"``, ``"12 wei"`` (what :meth:`TaskFile.to_toml` writes, :func:`parse_wei` reads)."""
-    if value == 0 or value % 10**9:
-        return f"{value} wei"
-    if value < 10**15:
-        return f"{value // 10**9} gwei"
-    with localcontext(Context(prec=200)):
-        ether = Decimal(value).scaleb(-18).normalize()
-    return f"{ether:f} ether"
+    """:func:`fedchain.units.parse_wei` raising :class:`TaskFileError`."""
+    return _parse_wei(value, what=what, error=TaskFileError)
