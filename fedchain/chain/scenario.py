@@ -27,6 +27,7 @@ from eth_utils import keccak
 from fedchain.chain import eip712
 from fedchain.chain.connection import Chain
 from fedchain.chain.deploy import Deployment, deploy_fedchain
+from fedchain.chain.policies import REWARD_POLICIES
 from fedchain.chain.transact import TxResult
 from fedchain.chain.verdicts import BPS, make_verdict, verdict_hash
 from fedchain.errors import ConfigError
@@ -43,8 +44,8 @@ __all__ = [
 
 #: CID codec of a single-chunk raw-leaf file.
 RAW_CODEC = 0x55
-#: Reward policy names -> the contract's RewardPolicy enum.
-POLICIES = {"reputation": 0, "contribution": 1, "data_amount": 2, "fixed": 3}
+#: Reward policy names -> the contract's RewardPolicy enum (re-exported).
+POLICIES = REWARD_POLICIES
 _CATEGORY = keccak(b"fedchain/scenario/digits")
 
 

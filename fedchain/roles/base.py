@@ -30,6 +30,9 @@ from fedchain.storage import BlobStore
 
 __all__ = ["Activity", "ClaimResult", "MemberRole", "Participant", "TaskRole", "quiet"]
 
+#: Global models a role keeps decoded (the current round's start and result, and a few more).
+_MODEL_CACHE = 4
+
 
 def quiet(message: str) -> None:
     """A log sink that drops everything."""
@@ -76,6 +79,10 @@ class Participant:
     def say(self, message: str) -> None:
         """Log ``message`` prefixed with the participant's name."""
         self.log(f"{self.name}: {message}" if self.name else message)
+
+    def registered_roles(self) -> int:
+        """The ParticipantRegistry's role bits of this account (1 client, 2 miner)."""
+        return int(self.deployment.registry.accountOf(self.address).roles)
 
 
 @dataclass(frozen=True)
@@ -128,8 +135,12 @@ class TaskRole:
         """A model blob by its on-chain address, checked against the task's model spec
         (cached per process)."""
         key = (bytes(digest), int(codec))
-        if key not in self._models:
+        if key in self._models:
+            self._models[key] = self._models.pop(key)  # most recently used last
+        else:
             self._models[key] = fetch_model(self.who.store, key[0], key[1], spec=self.spec)
+            while len(self._models) > _MODEL_CACHE:
+                del self._models[next(iter(self._models))]
         return self._models[key]
 
     def global_model(self, round: int) -> FetchedModel:
@@ -153,14 +164,14 @@ class TaskRole:
 
     def member_role(self) -> int:
         """0 none (or settled), 1 client, 2 miner."""
-        info = self.who.tasks.memberOf(self.task_id, self.who.address)
-        return int(info["role"] if isinstance(info, dict) else info.role)
+        return int(self.who.tasks.memberOf(self.task_id, self.who.address).role)
 
     def claim(self) -> ClaimResult:
         """Settle this participant's membership of an ended task, then withdraw its balance.
 
-        Safe to repeat: an already settled membership is skipped, a zero balance is not
-        withdrawn.
+        The withdrawal is the participant's whole internal balance on the TaskManager (pull
+        payments are per account, not per task). Safe to repeat: an already settled membership
+        is skipped, a zero balance is not withdrawn.
         """
         settled, details = False, {}
         state = self.state()

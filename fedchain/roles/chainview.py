@@ -77,15 +77,6 @@ class TaskState:
     pot: int
     unsettled: int
 
-    @property
-    def quorum(self) -> int:
-        """Approvals that finalize a round: ⌈2·size/3⌉ (the contract's rule)."""
-        return (2 * self.committee_size + 2) // 3
-
-
-def _field(info: Any, name: str) -> Any:
-    return info[name] if isinstance(info, dict) else getattr(info, name)
-
 
 def read_task(tasks: BoundContract, task_id: int) -> TaskState:
     """Snapshot task ``task_id``.
@@ -94,7 +85,7 @@ def read_task(tasks: BoundContract, task_id: int) -> TaskState:
         TaskNotFoundError: the deployment has no such task.
     """
     info = tasks.taskInfo(task_id)
-    status = TaskStatus(int(_field(info, "status")))
+    status = TaskStatus(int(info.status))
     if status is TaskStatus.NONE:
         raise TaskNotFoundError(f"task {task_id} does not exist on TaskManager {tasks.address}")
     names = {
@@ -107,20 +98,19 @@ def read_task(tasks: BoundContract, task_id: int) -> TaskState:
         "client_mortgage": "clientMortgage", "min_miner_stake": "minMinerStake", "pot": "pot",
         "unsettled": "unsettled",
     }  # fmt: skip
-    values = {py: int(_field(info, sol)) for py, sol in names.items()}
-    return TaskState(
-        task_id=task_id, status=status, requester=str(_field(info, "requester")), **values
-    )
+    values = {py: int(getattr(info, sol)) for py, sol in names.items()}
+    return TaskState(task_id=task_id, status=status, requester=str(info.requester), **values)
 
 
-def chain_now(chain: Chain) -> int:
+def chain_now(chain: Chain, *, latest: int | None = None) -> int:
     """The time the next transaction will (at least) see.
 
     The embedded chain keeps its own clock (moved by :meth:`Chain.increase_time`); a real node
     stamps a new block with the wall clock, which may be ahead of the latest block when no
-    transaction came for a while.
+    transaction came for a while. ``latest`` is the latest block's timestamp when the caller
+    has read it already.
     """
-    latest = chain.timestamp()
+    latest = chain.timestamp() if latest is None else latest
     if chain.kind == "embedded":
         return latest
     return max(latest, int(time.time()))
@@ -148,6 +138,7 @@ class TaskLog:
         self.task_id = task_id
         self._next_block = from_block
         self._events: list[DecodedEvent] = []
+        self._by_name: dict[str, list[DecodedEvent]] = {}
         self._topic = "0x" + task_id.to_bytes(32, "big").hex()
 
     def refresh(self) -> list[DecodedEvent]:
@@ -164,17 +155,15 @@ class TaskLog:
         )
         fresh = [e for e in decode_logs(logs) if int(e.args.get("taskId", -1)) == self.task_id]
         self._events.extend(fresh)
+        for e in fresh:
+            self._by_name.setdefault(e.name, []).append(e)
         self._next_block = latest + 1
         return fresh
 
     def events(self, name: str | None = None, **match: Any) -> list[DecodedEvent]:
         """Cached events (call :meth:`refresh` first), optionally by name and argument values."""
-        return [
-            e
-            for e in self._events
-            if (name is None or e.name == name)
-            and all(_same(e.args.get(k), v) for k, v in match.items())
-        ]
+        pool = self._events if name is None else self._by_name.get(name, [])
+        return [e for e in pool if all(_same(e.args.get(k), v) for k, v in match.items())]
 
     def last(self, name: str, **match: Any) -> DecodedEvent | None:
         """The latest cached event of that name matching ``match``, or None."""

@@ -97,9 +97,7 @@ def register_client(who: Participant, data: LocalData, category: str) -> bool:
     """
     registry = who.deployment.registry
     acted = False
-    account = registry.accountOf(who.address)
-    roles = int(account["roles"] if isinstance(account, dict) else account.roles)
-    if not roles & 1:
+    if not who.registered_roles() & 1:
         registry.registerClient(sender=who.account)
         acted = True
     cat = category_id(category)
@@ -242,7 +240,9 @@ class Client(MemberRole):
                 self.send("submitUpdate", self.task_id, round, published.digest,
                           self.data.size, published.codec)  # fmt: skip
             except Exception as exc:
-                if error_name(exc) not in ("TaskManagerRoundClosed", "TaskManagerWrongRound"):
+                if error_name(exc) not in (
+                    "TaskManagerRoundClosed", "TaskManagerWrongRound", "TaskManagerWrongStatus",
+                ):  # fmt: skip
                     raise
                 self.who.say(f"round {round}: too late to submit ({error_name(exc)})")
                 self._skipped.add(round)

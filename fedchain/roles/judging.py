@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from fedchain.chain.policies import POLICY_NAMES
 from fedchain.incentives import data_amount_bps
 from fedchain.learning import ModelSpec, apply_update, flatten_state, model_update
 from fedchain.verification import multikrum
@@ -36,13 +37,12 @@ __all__ = [
     "POLICY_NAMES",
     "SUPPORTED_RULES",
     "CheckedUpdate",
+    "JudgementSummary",
     "RoundJudgement",
     "judge_round",
     "models_agree",
 ]
 
-#: The contract's RewardPolicy enum, by value.
-POLICY_NAMES = ("reputation", "contribution", "data_amount", "fixed")
 #: Rules a committee member can run from the chain and the store alone.
 SUPPORTED_RULES = ("multikrum", "none", "fedavg")
 
@@ -89,6 +89,25 @@ class RoundJudgement:
         """Submitted but not accepted (sorted)."""
         chosen = set(self.accepted)
         return [i for i in self.submitted if i not in chosen]
+
+    def summary(self) -> JudgementSummary:
+        """The verdict without the model (what a long-running miner keeps per round)."""
+        return JudgementSummary(
+            submitted=list(self.submitted), accepted=list(self.accepted),
+            rejected=self.rejected, reasons=dict(self.reasons),
+            weights_bps=list(self.weights_bps),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class JudgementSummary:
+    """A :class:`RoundJudgement` without its model: client index lists and reasons."""
+
+    submitted: list[int]
+    accepted: list[int]
+    rejected: list[int]
+    reasons: dict[int, str]
+    weights_bps: list[int]
 
 
 def _screen(

@@ -31,12 +31,13 @@ from typing import Any
 
 from fedchain.chain.verdicts import indices, make_verdict, verdict_hash
 from fedchain.roles.base import Activity, MemberRole, Participant
-from fedchain.roles.blobs import publish_model
+from fedchain.roles.blobs import fetch_model, publish_model
 from fedchain.roles.chainview import TaskLog, TaskState, TaskStatus, chain_now, error_name
 from fedchain.roles.errors import RoleError
 from fedchain.roles.judging import (
     POLICY_NAMES,
     CheckedUpdate,
+    JudgementSummary,
     RoundJudgement,
     judge_round,
     models_agree,
@@ -71,12 +72,9 @@ class RoundCheck:
 
 def register_miner(who: Participant) -> bool:
     """Register ``who`` as a miner unless it is one; returns whether a transaction was sent."""
-    registry = who.deployment.registry
-    account = registry.accountOf(who.address)
-    roles = int(account["roles"] if isinstance(account, dict) else account.roles)
-    if roles & 2:
+    if who.registered_roles() & 2:
         return False
-    registry.registerMiner(sender=who.account)
+    who.deployment.registry.registerMiner(sender=who.account)
     return True
 
 
@@ -113,7 +111,8 @@ class Miner(MemberRole):
         self.stake = stake
         self.faults = frozenset(faults)
         self.replace_grace = replace_grace
-        self.judgements: dict[int, RoundJudgement] = {}
+        self.judgements: dict[int, JudgementSummary] = {}
+        self._judged: dict[int, tuple[tuple[tuple[int, bytes], ...], RoundJudgement]] = {}
         self.checks: list[RoundCheck] = []
         self._committees: dict[int, list[str]] = {}
         self._done_attempts: set[tuple[int, int]] = set()
@@ -139,9 +138,12 @@ class Miner(MemberRole):
 
     def step(self) -> Activity:
         """Join, verify and lead or attest the current round, replace a silent leader, claim."""
-        # The time is read before the events: once it is past the submission deadline, every
-        # block with a valid submission is already in the log read next.
-        now = chain_now(self.who.chain)
+        # The latest block's time is read before the events: once a block is stamped past the
+        # submission deadline, every block with a valid submission is in the log read next.
+        # (The wall clock may run ahead of the blocks; it only decides when to try liveness
+        # calls, which the contract checks again.)
+        block_time = self.who.chain.timestamp()
+        now = chain_now(self.who.chain, latest=block_time)
         state = self.state()
         phase = self.lifecycle(state)
         if phase is not None:
@@ -154,7 +156,7 @@ class Miner(MemberRole):
         if now > state.verdict_deadline:
             return self._after_deadline(state, committee, now)
         submissions = self._member_submissions(r)
-        if len(submissions) < state.client_count and now <= state.submit_deadline:
+        if len(submissions) < state.client_count and block_time <= state.submit_deadline:
             return Activity.WAITING
         if (r, state.attempt) in self._done_attempts:
             return Activity.WAITING
@@ -188,8 +190,10 @@ class Miner(MemberRole):
     def _check_update(self, round: int, index: int, event: Any) -> CheckedUpdate:
         args = event.args
         n = int(args["numSamples"])
-        try:
-            fetched = self.model(args["digest"], int(args["codec"]))
+        try:  # not cached: a round's updates are read once
+            fetched = fetch_model(
+                self.who.store, args["digest"], int(args["codec"]), spec=self.spec
+            )
         except BlobNotFoundError:
             return CheckedUpdate(index, n, None, "blob not found on the store")
         except KuboError:
@@ -211,8 +215,10 @@ class Miner(MemberRole):
         """This miner's verdict on the current round (None when it cannot fetch what it must
         check)."""
         round = state.round
-        if round in self.judgements:
-            return self.judgements[round]
+        key = tuple((i, bytes(e.args["digest"])) for i, e in submissions)
+        cached = self._judged.get(round)
+        if cached is not None and cached[0] == key:
+            return cached[1]
         try:
             glob = self.global_model(round).state
             checked = [self._check_update(round, i, e) for i, e in submissions]
@@ -227,7 +233,8 @@ class Miner(MemberRole):
         )  # fmt: skip
         if "accept_all" in self.faults:
             judgement.accepted = list(judgement.submitted)
-        self.judgements[round] = judgement
+        self._judged = {round: (key, judgement)}  # earlier rounds are final: keep no models
+        self.judgements[round] = judgement.summary()
         return judgement
 
     def _global_metadata(
@@ -263,7 +270,7 @@ class Miner(MemberRole):
         except Exception as exc:
             if error_name(exc) in (
                 "TaskManagerSubmissionsOpen", "TaskManagerVerdictAlreadyPosted",
-                "TaskManagerWrongRound", "TaskManagerNotLeader",
+                "TaskManagerWrongRound", "TaskManagerWrongStatus", "TaskManagerNotLeader",
             ):  # fmt: skip
                 return Activity.WAITING  # the chain moved on meanwhile; look again
             raise
@@ -305,7 +312,8 @@ class Miner(MemberRole):
             self.send("attestVerdict", self.task_id, r, attested)
         except Exception as exc:
             if error_name(exc) in (
-                "TaskManagerAlreadyAttested", "TaskManagerWrongRound", "TaskManagerNoVerdict",
+                "TaskManagerAlreadyAttested", "TaskManagerWrongRound", "TaskManagerWrongStatus",
+                "TaskManagerNoVerdict",
             ):  # fmt: skip
                 self._done_attempts.add((r, attempt))
                 return Activity.WAITING

@@ -19,10 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from fedchain.chain.policies import POLICY_NAMES
 from fedchain.chain.verdicts import indices
 from fedchain.incentives import next_reputation, round_payout
 from fedchain.roles.chainview import TaskLog, TaskState
-from fedchain.roles.judging import POLICY_NAMES
 from fedchain.storage import digest_to_cid
 
 __all__ = ["RoundRow", "TaskOutcome", "task_outcome"]

@@ -11,12 +11,10 @@ settled) and withdraws. :meth:`Requester.final_model` fetches and checks the res
 
 from __future__ import annotations
 
-import time
-
 from fedchain.learning import build_model, get_state
 from fedchain.roles.base import Activity, Participant, TaskRole
 from fedchain.roles.blobs import MANIFEST_KEY, FetchedModel, publish_model
-from fedchain.roles.chainview import TaskLog, TaskStatus, chain_now, error_name
+from fedchain.roles.chainview import TaskLog, TaskState, TaskStatus, chain_now, error_name
 from fedchain.roles.errors import RoleError
 from fedchain.roles.taskfile import TaskFile
 from fedchain.storage import ModelMetadata
@@ -70,7 +68,6 @@ class Requester(TaskRole):
     ) -> None:
         super().__init__(who, task_id, log=log)
         self.settle_after = settle_after
-        self._ended_at: float | None = None
         self.withdrawn = 0
 
     def step(self) -> Activity:
@@ -78,31 +75,22 @@ class Requester(TaskRole):
         state = self.state()
         if state.requester.lower() != self.who.address.lower():
             raise RoleError(f"task {self.task_id} belongs to {state.requester}, not to this key")
+        now = chain_now(self.who.chain)
         if state.status is TaskStatus.JOINING:
             full = state.client_count >= state.max_clients
             committee_full = state.miner_count >= state.committee_size
-            past = chain_now(self.who.chain) > state.join_deadline
+            past = now > state.join_deadline
             if (full and committee_full) or (past and state.client_count and state.miner_count):
                 return self._call("startTask", "started")
             if past:
                 return self._call("cancelTask", "cancelled (nobody joined in time)")
             return Activity.WAITING
         if state.status is TaskStatus.RUNNING:
-            return Activity.WAITING
-        if self._ended_at is None:
-            self._ended_at = time.monotonic()
+            return self._keep_alive(state, now)
         if state.unsettled:
-            if time.monotonic() - self._ended_at < self.settle_after:
+            if now - self._ended_at() < self.settle_after:
                 return Activity.WAITING
-            pending = [
-                a
-                for a in self.log.clients() + self.log.miners()
-                if int(self.who.tasks.memberOf(self.task_id, a).role) != 0
-            ]
-            if pending:
-                self.send("settleMany", self.task_id, pending)
-                self.who.say(f"settled {len(pending)} member(s) that had not claimed")
-                return Activity.ACTED
+            return self._settle_stragglers()
         balance = int(self.who.tasks.balanceOf(self.who.address))
         if balance:
             self.send("withdraw", balance)
@@ -110,11 +98,47 @@ class Requester(TaskRole):
             self.who.say(f"withdrew {balance} wei (refund)")
         return Activity.DONE
 
+    def _keep_alive(self, state: TaskState, now: int) -> Activity:
+        """A round stuck a whole verdict window past its deadline (every committee member down,
+        say): replace its leader, or cancel the task when no leader is left. Anyone may."""
+        if now <= state.verdict_deadline + state.verdict_duration:
+            return Activity.WAITING
+        if state.attempt + 1 >= state.committee_size:
+            return self._call("cancelTask", f"cancelled (round {state.round} has no leader left)")
+        return self._call("replaceLeader", f"round {state.round}: leader replaced")
+
+    def _ended_at(self) -> int:
+        """Chain time of the task's end (so ``settle_after`` survives a restart)."""
+        end = self.log.last("TaskFinished") or self.log.last("TaskCancelled")
+        if end is None:
+            return chain_now(self.who.chain)
+        return int(self.who.chain.w3.eth.get_block(end.block_number)["timestamp"])
+
+    def _settle_stragglers(self) -> Activity:
+        settled = {
+            str(e.args.get("client") or e.args.get("miner")).lower()
+            for e in self.log.events("ClientSettled") + self.log.events("MinerSettled")
+        }
+        pending = [a for a in self.log.clients() + self.log.miners() if a.lower() not in settled]
+        if not pending:
+            return Activity.WAITING  # the last settlement is not in the log yet
+        try:
+            self.send("settleMany", self.task_id, pending)
+        except Exception as exc:
+            if error_name(exc) == "TaskManagerNotMember":
+                return Activity.WAITING  # one of them settled meanwhile; look again
+            raise
+        self.who.say(f"settled {len(pending)} member(s) that had not claimed")
+        return Activity.ACTED
+
     def _call(self, fn: str, what: str) -> Activity:
         try:
             self.send(fn, self.task_id)
         except Exception as exc:
-            if error_name(exc) in ("TaskManagerWrongStatus", "TaskManagerNotCancellable"):
+            if error_name(exc) in (
+                "TaskManagerWrongStatus", "TaskManagerNotCancellable",
+                "TaskManagerVerdictWindowOpen", "TaskManagerNoLeaderLeft",
+            ):  # fmt: skip
                 return Activity.WAITING  # someone else did it first
             raise
         self.who.say(f"task {self.task_id} {what}")

@@ -122,3 +122,44 @@ def test_weighted_policies_pay_within_the_round_reward(policy: str) -> None:
     assert len(row["accepted"]) == 4
     assert 0 < s["escrow"]["paid"] <= s["escrow"]["deposited"]
     assert s["balanced"] is True
+
+
+def test_requester_cancels_a_task_whose_whole_committee_is_gone() -> None:
+    # The only miner joins and goes down: nobody posts round 0. After the verdict window the
+    # requester cancels (no leader left); the silent leader is slashed, mortgages come back.
+    result = _run(_task(committee_size=1, byzantine_f=0), miners=1,
+                  offline_miners=frozenset({0}))  # fmt: skip
+    s = result.summary
+    assert s["status"] == "cancelled" and s["rounds"] == []
+    assert result.deployment is not None
+    (cancelled,) = result.deployment.tasks.events("TaskCancelled")
+    assert cancelled.args["caller"] == s["requester"]
+    miner = s["miners"][0]
+    assert s["payouts"][miner]["slashed"] > 0
+    assert all(s["payouts"][c]["payout"] == MORTGAGE for c in s["clients"])
+    assert s["escrow"]["paid"] == 0 and s["balanced"] is True
+
+
+@pytest.mark.anvil
+@pytest.mark.slow
+def test_simulation_on_anvil_waits_for_real_deadlines() -> None:
+    from fedchain.chain import find_anvil_binary
+    from fedchain.chain.errors import AnvilError
+
+    try:
+        find_anvil_binary()
+    except AnvilError as exc:
+        pytest.skip(str(exc))
+    task = TaskFile.from_dict({
+        "task": {"max_clients": 3, "rounds": 1, "byzantine_f": 0, "committee_size": 1,
+                 "submit_window": 8, "verdict_window": 8},
+        "rewards": {"reward_unit": "0.0001 ether", "client_mortgage": MORTGAGE},
+        "training": {"epochs": 1},
+    })  # fmt: skip
+    quitter = {"name": "dropout", "params": {"probability": 1.0}}
+    s = run_simulation(
+        SimConfig(task=task, miners=1, chain="anvil", attacks={2: quitter}, test_size=50)
+    ).summary
+    (row,) = s["rounds"]
+    assert row["missing"] == [s["clients"][2]] and len(row["accepted"]) == 2
+    assert s["balanced"] is True

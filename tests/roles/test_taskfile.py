@@ -118,7 +118,7 @@ noise_multiplier = 1.1
 max_grad_norm = 1.0
 
 [verification]
-rule = "mutual_validation"
+rule = "none"
 tolerance = 0
 screen_stale = false
 """
@@ -240,6 +240,9 @@ def test_format_wei_units() -> None:
         ('[task]\n[data]\ndataset = "cifar"\n', "[data] dataset: unknown value 'cifar'"),
         ('[task]\n[rewards]\npolicy = "equal"\n', "[rewards] policy: unknown value 'equal'"),
         ('[task]\n[verification]\nrule = "krum"\n', "[verification] rule: unknown value 'krum'"),
+        # registered, but it needs every client's scores, which no committee member has
+        ('[task]\n[verification]\nrule = "mutual_validation"\n',
+         "rule: unknown value 'mutual_validation'; choose from multikrum, none, fedavg"),
         ('[task]\n[model]\nname = "resnet"\n', "[model] name: unknown model 'resnet'; known: "),
         ('[task]\n[model]\nparams = { depth = 3 }\n', "[model] params: unknown parameters"),
         ('[task]\n[privacy]\nmechanism = "dp"\n', "[privacy] mechanism: unknown mechanism 'dp'"),

@@ -18,9 +18,9 @@ from fedchain.learning import (
     privacy_mechanisms,
 )
 from fedchain.learning.data import DATASETS
+from fedchain.roles.judging import SUPPORTED_RULES
 from fedchain.roles.taskfile.errors import kind_of, located_error
 from fedchain.roles.taskfile.reader import MISSING, Table
-from fedchain.verification import available_rules
 
 __all__ = [
     "MANIFEST_FORMAT",
@@ -79,7 +79,8 @@ class VerificationConfig:
     """How committee members judge a round.
 
     Attributes:
-        rule: a registered verification rule (``fedchain.verification.available_rules()``).
+        rule: a verification rule a committee member can run from the chain and the store
+            (:data:`fedchain.roles.judging.SUPPORTED_RULES`).
         tolerance: largest absolute difference allowed between the leader's global model and a
             member's own aggregate before it refuses to attest.
         screen_stale: reject updates equal to the global model (an all-zero delta) and exact
@@ -96,7 +97,7 @@ class VerificationConfig:
             return MISSING if required else value
 
         return cls(
-            rule=t.text("rule", default("multikrum"), choices=available_rules()),
+            rule=t.text("rule", default("multikrum"), choices=list(SUPPORTED_RULES)),
             tolerance=t.number("tolerance", default(1e-4), lo=0.0),
             screen_stale=t.flag("screen_stale", default(True)),
         )

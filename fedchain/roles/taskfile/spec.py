@@ -15,6 +15,7 @@ from typing import Any, Final
 
 from eth_utils import keccak
 
+from fedchain.chain.policies import REWARD_POLICIES
 from fedchain.learning import ModelSpec, PrivacyConfig
 from fedchain.learning.data import DATASETS
 from fedchain.roles.taskfile.amounts import format_wei
@@ -33,7 +34,7 @@ from fedchain.roles.taskfile.reader import Table
 __all__ = ["DEFAULT_TASK_TOML", "POLICIES", "TaskFile", "category_id", "load_task_file"]
 
 #: Reward policy names -> the contract's ``RewardPolicy`` enum.
-POLICIES: Final = {"reputation": 0, "contribution": 1, "data_amount": 2, "fixed": 3}
+POLICIES: Final = REWARD_POLICIES
 
 # Reputation points one accepted update earns at most (deploy_fedchain's γmax and h): the
 # contract refuses a per-round reward below rewardUnit × points × maxClients for these policies.
@@ -380,7 +381,7 @@ mechanism = "feature_dp"      # dp_sgd | dp_sgd_laplace | feature_dp | model_lap
 epsilon = 2.0                 # every other key is a parameter of the mechanism
 
 [verification]
-rule = "multikrum"            # fedavg | multikrum | mutual_validation | none
+rule = "multikrum"            # multikrum | fedavg | none (what a committee member can run)
 tolerance = 1e-4              # largest |leader's global model - own aggregate| accepted
 screen_stale = true           # reject all-zero deltas and exact duplicates before the rule
 """
