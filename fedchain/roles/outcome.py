@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from fedchain.chain.events import DecodedEvent
 from fedchain.chain.policies import POLICY_NAMES
 from fedchain.chain.verdicts import indices
 from fedchain.incentives import next_reputation, round_payout
@@ -83,18 +84,13 @@ class TaskOutcome:
         }  # fmt: skip
 
 
-def _leader_of(log: TaskLog, round: int, committee: list[str]) -> tuple[str, int]:
-    replaced = log.events("LeaderReplaced", round=round)
-    final = log.last("RoundFinalized", round=round)
-    posted = [
+def _finalized_verdict(log: TaskLog, final: DecodedEvent) -> DecodedEvent:
+    """The ``VerdictPosted`` event whose verdict the round's ``RoundFinalized`` made final."""
+    return next(
         e
-        for e in log.events("VerdictPosted", round=round)
-        if final is not None and bytes(e.args["verdictHash"]) == bytes(final.args["verdictHash"])
-    ]
-    if posted:
-        return str(posted[-1].args["leader"]), int(posted[-1].args["attempt"]) + 1
-    attempt = len(replaced)
-    return (committee[attempt] if attempt < len(committee) else ""), attempt + 1
+        for e in reversed(log.events("VerdictPosted", round=int(final.args["round"])))
+        if bytes(e.args["verdictHash"]) == bytes(final.args["verdictHash"])
+    )
 
 
 def task_outcome(log: TaskLog, state: TaskState, *, threshold: int, gamma_max: int) -> TaskOutcome:
@@ -115,21 +111,17 @@ def task_outcome(log: TaskLog, state: TaskState, *, threshold: int, gamma_max: i
         r = int(final.args["round"])
         opened = log.last("RoundOpened", round=r)
         committee = [str(a) for a in opened.args["committee"]] if opened is not None else []
-        leader, attempts = _leader_of(log, r, committee)
-        posted = next(
-            e
-            for e in reversed(log.events("VerdictPosted", round=r))
-            if bytes(e.args["verdictHash"]) == bytes(final.args["verdictHash"])
-        )
+        posted = _finalized_verdict(log, final)
+        leader, attempts = str(posted.args["leader"]), int(posted.args["attempt"]) + 1
         verdict = posted.args["verdict"]
         submitted = set(indices(int(verdict["submitted"])))
         accepted = set(indices(int(verdict["accepted"])))
         mask = [i in accepted for i in range(len(clients))]
-        samples = [0] * len(clients)
-        for c, e in log.submissions(r).items():
-            for i, addr in enumerate(clients):
-                if addr.lower() == c:
-                    samples[i] = int(e.args["numSamples"])
+        submissions = log.submissions(r)
+        samples = [
+            int(submissions[a.lower()].args["numSamples"]) if a.lower() in submissions else 0
+            for a in clients
+        ]
         payout = round_payout(
             policy, accepted=mask, reputations=gammas, reward_unit=state.reward_unit,
             threshold=threshold, per_round_reward=state.per_round_reward,
