@@ -15,11 +15,8 @@ is chained to them.
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import json
 import os
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -30,6 +27,7 @@ from eth_utils import is_address, to_checksum_address
 
 from fedchain.chain.errors import ChainError
 from fedchain.errors import ConfigError
+from fedchain.fsutil import atomic_output
 from fedchain.jsonfile import read_json_file
 
 __all__ = [
@@ -203,8 +201,8 @@ def create_keystore(
         account: LocalAccount = Account.create()
     else:
         account = Account.from_key(parse_private_key(private_key, what="private_key"))
-    if target.exists() and not overwrite:
-        raise KeyLoadError(f"keystore {target} exists; refusing to overwrite it")
+    if target.exists() and not overwrite:  # fail before the slow key derivation
+        raise _keystore_exists(target)
     document = Account.encrypt(account.key, password, kdf=kdf, iterations=kdf_iterations)
     _write_private(target, json.dumps(document).encode(), overwrite=overwrite)
     return account.address
@@ -213,31 +211,13 @@ def create_keystore(
 def _write_private(target: Path, payload: bytes, *, overwrite: bool) -> None:
     """Write ``payload`` to ``target`` atomically with mode 0600; never clobber unless asked."""
     try:
-        fd, name = tempfile.mkstemp(prefix=".tmp-keystore-", dir=target.parent)
-    except OSError as exc:
-        raise KeyLoadError(f"cannot write keystore {target}: {exc.strerror or exc}") from None
-    tmp = Path(name)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            os.fchmod(fh.fileno(), 0o600)
+        with atomic_output(
+            target, overwrite=overwrite, mode=0o600, exists_error=_keystore_exists
+        ) as fh:
             fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if overwrite:
-            os.replace(tmp, target)
-            return
-        try:  # link() refuses to replace an existing file, atomically
-            os.link(tmp, target)
-        except FileExistsError:
-            raise KeyLoadError(f"keystore {target} exists; refusing to overwrite it") from None
-        except OSError as exc:
-            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV, errno.EMLINK):
-                raise
-            if target.exists():  # no hard links on this file system: check, then rename
-                raise KeyLoadError(f"keystore {target} exists; refusing to overwrite it") from None
-            os.replace(tmp, target)
     except OSError as exc:
         raise KeyLoadError(f"cannot write keystore {target}: {exc.strerror or exc}") from None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+
+
+def _keystore_exists(target: Path) -> KeyLoadError:
+    return KeyLoadError(f"keystore {target} exists; refusing to overwrite it")

@@ -11,8 +11,11 @@ Every option with an environment variable reads it when the option is not given:
 - ``--store SPEC``: ``$FEDCHAIN_STORE``, else ``kubo:$FEDCHAIN_KUBO_API``, else
   ``local:~/.fedchain/store``.
 
-No key or password is ever printed. The chain, the roles and torch are imported when a command
-runs, not when the CLI starts.
+No key or password is ever printed, and neither are the credentials an RPC URL may carry
+(``https://host/v3/<API-KEY>``, ``https://user:pass@host``): :func:`redact_url` shows such a URL
+as ``https://host/***``, errors raised while a command talks to the node have them replaced, and
+``fedchain deploy`` leaves such a URL out of the deployment file. The chain, the roles and torch
+are imported when a command runs, not when the CLI starts.
 """
 
 from __future__ import annotations
@@ -20,21 +23,21 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import SplitResult, unquote, urlsplit
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from fedchain.errors import ConfigError
+from fedchain.errors import ConfigError, FedChainError
+from fedchain.fsutil import atomic_output
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
@@ -62,11 +65,14 @@ __all__ = [
     "TimeoutOpt",
     "check_rpc_url",
     "drive",
+    "hiding_credentials",
     "jsonable",
     "load_key",
     "open_session",
     "read_deployment_file",
+    "redact_url",
     "relative_time",
+    "url_has_credentials",
     "write_json_file",
 ]
 
@@ -163,36 +169,106 @@ def read_deployment_file(path: Path) -> dict[str, Any]:
         isinstance(v, int) and not isinstance(v, bool) for v in params.values()
     ):
         raise DeploymentError(f"deployment file {path}: params must map names to integers")
-    if "rpc_url" in data and not isinstance(data["rpc_url"], str):
-        raise DeploymentError(f"deployment file {path}: rpc_url is not a string")
+    if data.get("rpc_url") is not None and not isinstance(data["rpc_url"], str):
+        raise DeploymentError(f"deployment file {path}: rpc_url is not a string (or null)")
     return data
 
 
 def write_json_file(path: Path, data: Mapping[str, Any], *, overwrite: bool = False) -> Path:
-    """Write ``data`` as indented JSON to ``path`` atomically (a temporary file, then a rename).
+    """Write ``data`` as indented JSON to ``path`` atomically (a temporary file, then a rename),
+    mode 0644 less the umask; without ``overwrite`` an existing file is never replaced, even by
+    a concurrent writer.
 
     Raises:
         ConfigError: ``path`` exists and ``overwrite`` is false, or it cannot be written.
     """
-    if path.exists() and not overwrite:
-        raise ConfigError(f"{path} exists; pass --force to replace it")
-    text = json.dumps(dict(data), indent=2, sort_keys=True) + "\n"
+    payload = (json.dumps(dict(data), indent=2, sort_keys=True) + "\n").encode("utf-8")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        with atomic_output(path, overwrite=overwrite, mode=0o644, exists_error=_exists) as fh:
+            fh.write(payload)
     except OSError as exc:
         raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(name, 0o644)
-        os.replace(name, path)
-    except OSError as exc:
-        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(name)
     return path
+
+
+def _exists(path: Path) -> ConfigError:
+    return ConfigError(f"{path} exists; pass --force to replace it")
+
+
+# -- RPC URLs ---------------------------------------------------------------------------------
+
+
+def _split(url: str) -> SplitResult | None:
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unbalanced IPv6 bracket
+        return None
+    return parts if parts.scheme and parts.netloc else None
+
+
+def _beyond_host(parts: SplitResult) -> bool:
+    return parts.path not in ("", "/") or bool(parts.query) or bool(parts.fragment)
+
+
+def url_has_credentials(url: str) -> bool:
+    """Whether ``url`` may carry credentials: a user or password, a path beyond ``/``, a query
+    (an API key often sits in one of them), or whether it is no ``scheme://host`` URL at all."""
+    parts = _split(url)
+    return parts is None or "@" in parts.netloc or _beyond_host(parts)
+
+
+def redact_url(url: str) -> str:
+    """``url`` fit to print: ``scheme://host[:port]``, with ``***@`` for a user or password and
+    ``/***`` for a path beyond ``/`` or a query (``https://host/v3/KEY`` → ``https://host/***``).
+
+    A URL without credentials comes back as it is; a string that is no ``scheme://host`` URL
+    becomes ``***`` (``scheme:***`` when it starts like one).
+    """
+    parts = _split(url)
+    if parts is None:
+        scheme, colon, _ = url.partition(":")
+        return f"{scheme}:***" if colon and scheme.isalpha() else "***"
+    _, at, host = parts.netloc.rpartition("@")
+    shown = f"{parts.scheme}://{'***@' if at else ''}{host}"
+    return shown + ("/***" if _beyond_host(parts) else parts.path)
+
+
+def _url_secrets(url: str) -> list[str]:
+    """The pieces of ``url`` that must not be printed, longest first."""
+    parts = _split(url)
+    if parts is None:
+        return [url]
+    pieces = [url, parts.netloc.rpartition("@")[0]]
+    if _beyond_host(parts):
+        pieces += [parts.path, parts.query, parts.fragment]
+    pieces += [unquote(p) for p in pieces]
+    return sorted({p for p in pieces if p and p != "/"}, key=len, reverse=True)
+
+
+def _scrub(text: str, url: str) -> str:
+    text = text.replace(url, redact_url(url))
+    for secret in _url_secrets(url):
+        text = text.replace(secret, "***")
+    return text
+
+
+@contextlib.contextmanager
+def hiding_credentials(url: str | None) -> Iterator[None]:
+    """Inside the block, a :class:`FedChainError` whose message quotes ``url`` or its
+    credentials (a provider error may quote the URL, or its path) has them replaced by
+    ``***``; its cause is dropped, since that may quote them too."""
+    try:
+        yield
+    except FedChainError as exc:
+        text = str(exc)
+        scrubbed = _scrub(text, url) if url and url_has_credentials(url) else text
+        if scrubbed == text:
+            raise
+        exc.args = (scrubbed,)
+        if str(exc) != scrubbed:  # a class that builds its message from other fields
+            raise FedChainError(scrubbed) from None
+        raise exc from None
 
 
 # -- keys and the chain -----------------------------------------------------------------------
@@ -217,9 +293,12 @@ def load_key(keystore: Path | None) -> LocalAccount:
 
 
 def check_rpc_url(url: str) -> str:
-    """``url`` if it is an ``http(s)://`` URL, else :class:`ConfigError`."""
+    """``url`` if it is an ``http(s)://`` URL, else :class:`ConfigError` (which shows the URL
+    redacted)."""
     if not url.startswith(("http://", "https://")):
-        raise ConfigError(f"the RPC URL must start with http:// or https://, got {url!r}")
+        raise ConfigError(
+            f"the RPC URL must start with http:// or https://, got {redact_url(url)!r}"
+        )
     return url
 
 
@@ -231,7 +310,7 @@ class Session:
     Attributes:
         chain: the connection (close with :meth:`close`).
         deployment: the FedChain contracts.
-        rpc_url: the node's URL.
+        rpc_url: the node's URL (it may carry credentials: print :func:`redact_url` of it).
         account: the participant's key (None for read-only commands).
         store: the blob store (None when the command does not need one).
         deployment_file: the deployment file's contents.
@@ -280,6 +359,9 @@ def open_session(
 ) -> Iterator[Session]:
     """Read the deployment file, connect, bind the contracts and open the store.
 
+    Errors raised inside the block have the URL's credentials replaced (see
+    :func:`hiding_credentials`).
+
     Raises:
         DeploymentError: a missing or garbled deployment file, another chain id, or no contract
             code at the file's TaskManager address (another node, or a restarted devnet).
@@ -295,30 +377,37 @@ def open_session(
     data = read_deployment_file(deployment_file)
     url = rpc_url or data.get("rpc_url")
     if not url:
+        if "rpc_url" in data:  # null: 'fedchain deploy' left out a URL with credentials
+            raise ConfigError(
+                f"no RPC URL: {deployment_file} leaves it out (it carries credentials); "
+                f"pass --rpc-url or set {RPC_URL_ENV}"
+            )
         raise ConfigError(
             f"no RPC URL: pass --rpc-url, set {RPC_URL_ENV}, or add rpc_url to {deployment_file}"
         )
-    chain = connect(check_rpc_url(url), private_keys=[account.key] if account else [])
-    opened: BlobStore | None = None
-    try:
-        deployment = Deployment.from_json(chain, data)
-        if len(chain.w3.eth.get_code(to_checksum_address(deployment.tasks.address))) == 0:
-            raise DeploymentError(
-                f"no TaskManager at {deployment.tasks.address} on {url}: {deployment_file} "
-                "belongs to another node (or the node was restarted); deploy again"
-            )
-        if with_store:
-            opened = open_store(store or default_store_spec())
-        session = Session(chain, deployment, url, account, opened, data)
-    except BaseException:
-        if opened is not None:
-            opened.close()
-        chain.close()
-        raise
-    try:
-        yield session
-    finally:
-        session.close()
+    with hiding_credentials(url):
+        chain = connect(check_rpc_url(url), private_keys=[account.key] if account else [])
+        opened: BlobStore | None = None
+        try:
+            deployment = Deployment.from_json(chain, data)
+            if len(chain.w3.eth.get_code(to_checksum_address(deployment.tasks.address))) == 0:
+                raise DeploymentError(
+                    f"no TaskManager at {deployment.tasks.address} on {redact_url(url)}: "
+                    f"{deployment_file} belongs to another node (or the node was restarted); "
+                    "deploy again"
+                )
+            if with_store:
+                opened = open_store(store or default_store_spec())
+            session = Session(chain, deployment, url, account, opened, data)
+        except BaseException:
+            if opened is not None:
+                opened.close()
+            chain.close()
+            raise
+        try:
+            yield session
+        finally:
+            session.close()
 
 
 # -- output -----------------------------------------------------------------------------------
@@ -380,7 +469,8 @@ def relative_time(seconds: float) -> str:
 
 # -- driving a role ---------------------------------------------------------------------------
 
-#: ``(completed rounds, total rounds, status text)`` of a role, from the task's state.
+#: ``(completed rounds, total rounds, status text)`` of a role, from the task's state (read
+#: just after a step, whose events the role's log holds).
 Describe = Callable[["TaskState"], tuple[int, int, str]]
 
 
@@ -430,39 +520,39 @@ def drive(
     poll: float,
     timeout: float | None,
     what: str,
-    claim: bool = False,
 ) -> ClaimResult | None:
     """Step ``role`` until it is done, showing its progress (like :meth:`TaskRole.run`).
 
-    With ``claim``, once the task has ended it claims (settles and withdraws) before the role's
-    own step does, and returns what that claim did (the role's repeat finds nothing left).
-    Ctrl-C prints one line and exits with code 130; the role can be started again, since it
-    re-derives everything from the chain.
+    The display is updated whenever the role waits (before sleeping) and once it is done, from
+    one ``taskInfo`` call: the step has read the events already. Returns what a client's or
+    miner's own claim did once the task ended (:attr:`MemberRole.claimed`), None for other
+    roles. Ctrl-C prints one line and exits with code 130; the role can be started again, since
+    it re-derives everything from the chain.
 
     Raises:
         RoleTimeoutError: not done after ``timeout`` seconds.
     """
-    from fedchain.roles.base import Activity
+    from fedchain.roles.base import Activity, MemberRole
+    from fedchain.roles.chainview import read_task
     from fedchain.roles.errors import RoleTimeoutError
 
+    def show() -> None:
+        display.update(*describe(read_task(role.who.tasks, role.task_id)))
+
     start = time.monotonic()
-    claimed: ClaimResult | None = None
     try:
         while True:
-            state = role.state()
-            display.update(*describe(state))
-            if claim and claimed is None and state.status.ended:
-                claimed = role.claim()
             activity = role.step()
             if activity is Activity.DONE:
-                display.update(*describe(role.state()))
-                return claimed
+                show()
+                return role.claimed if isinstance(role, MemberRole) else None
             if timeout is not None and time.monotonic() - start > timeout:
                 raise RoleTimeoutError(
                     f"{what}: task {role.task_id} not done after {timeout:g} s "
                     "(run the same command again to carry on)"
                 )
             if activity is Activity.WAITING:
+                show()
                 time.sleep(poll)
     except KeyboardInterrupt:
         display.__exit__(None, None, None)

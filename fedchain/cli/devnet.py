@@ -12,7 +12,6 @@ them.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import time
@@ -22,15 +21,20 @@ from typing import Annotated, Any
 import typer
 
 from fedchain.cli.common import (
+    RPC_URL_ENV,
     JsonOpt,
     KeystoreOpt,
     Output,
     RpcUrlOpt,
     check_rpc_url,
+    hiding_credentials,
     load_key,
+    redact_url,
+    url_has_credentials,
     write_json_file,
 )
 from fedchain.errors import ConfigError
+from fedchain.jsonfile import read_json_file
 from fedchain.report import format_wei
 
 __all__ = ["DEVNET_FORMAT", "DevnetError", "app", "register"]
@@ -62,13 +66,10 @@ class DevnetError(ConfigError):
 
 def _read_devnet(directory: Path) -> dict[str, Any]:
     path = directory / _DEVNET_FILE
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DevnetError(f"no devnet in {directory} (no {_DEVNET_FILE}); start one with "
-                          f"'fedchain devnet up --dir {directory}'") from None  # fmt: skip
-    except (OSError, ValueError):
-        raise DevnetError(f"{path} is not a readable devnet file") from None
+    data = read_json_file(
+        path, what="devnet file", error=DevnetError,
+        missing_hint=f"start one with 'fedchain devnet up --dir {directory}'",
+    )  # fmt: skip
     if (
         not isinstance(data, dict)
         or data.get("format") != DEVNET_FORMAT
@@ -238,14 +239,14 @@ def fund_command(
 
     from fedchain.chain.anvil import DEFAULT_MNEMONIC
     from fedchain.chain.connection import connect
-    from fedchain.roles.taskfile import parse_wei
+    from fedchain.units import parse_wei
 
     if not is_address(address):
         raise ConfigError(f"{address!r} is not an address")
     to = to_checksum_address(address)
     wei = parse_wei(amount, what="--amount")
     url = check_rpc_url(rpc_url or _read_devnet(directory)["rpc_url"])
-    with connect(url, mnemonic=DEFAULT_MNEMONIC, accounts=1) as chain:
+    with hiding_credentials(url), connect(url, mnemonic=DEFAULT_MNEMONIC, accounts=1) as chain:
         result = chain.fund(to, wei)
         balance = chain.balance(to)
     out = Output(as_json)
@@ -279,22 +280,31 @@ def deploy_command(
     from fedchain.chain.deploy import deploy_fedchain
 
     if not rpc_url:
-        raise ConfigError("no RPC URL: pass --rpc-url or set FEDCHAIN_RPC_URL")
+        raise ConfigError(f"no RPC URL: pass --rpc-url or set {RPC_URL_ENV}")
     check_rpc_url(rpc_url)
-    if out_file.exists() and not force:
+    if out_file.exists() and not force:  # fail before paying for the deployment
         raise ConfigError(f"{out_file} exists; pass --force to replace it")
     account = load_key(keystore)
-    with connect(rpc_url, private_keys=[account.key]) as chain:
+    shareable = not url_has_credentials(rpc_url)
+    with hiding_credentials(rpc_url), connect(rpc_url, private_keys=[account.key]) as chain:
         deployment = deploy_fedchain(
             chain, deployer=account, gamma_max=gamma_max, threshold=threshold,
             base_credits=base_credits, slash_bps=slash_bps,
         )  # fmt: skip
-        document = {**deployment.to_json(), "rpc_url": rpc_url}
+        document = {**deployment.to_json(), "rpc_url": rpc_url if shareable else None}
     path = write_json_file(out_file, document, overwrite=force)
     out = Output(as_json)
     out.line(f"deployed on chain {document['chain_id']}: TaskManager {document['task_manager']}")
     out.line(f"deployment file: {path}")
-    out.result({**document, "deployment_file": str(path), "deployer": account.address})
+    if not shareable:
+        out.line(
+            f"note: the RPC URL carries credentials, so {path} has no rpc_url: participants "
+            f"must pass --rpc-url or set {RPC_URL_ENV}"
+        )
+    out.result({
+        **document, "rpc_url": redact_url(rpc_url), "deployment_file": str(path),
+        "deployer": account.address,
+    })  # fmt: skip
 
 
 def register(root: typer.Typer) -> None:

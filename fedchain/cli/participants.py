@@ -333,11 +333,10 @@ def client_run_command(
         with RoleDisplay(out.err, label=f"client · task {task_id}") as display:
             who.log = display.log
             claimed = drive(client, describe=_describe_client(client), display=display,
-                            poll=poll, timeout=timeout, what="client", claim=True)  # fmt: skip
-        client.log.refresh()
+                            poll=poll, timeout=timeout, what="client")  # fmt: skip
+        status = client.state().status.name.lower()  # refreshes the log too
         _require_member(client, client.log.clients(), "client")
         settlement = _settlement(client.log, "ClientSettled", "client", who.address)
-        status = client.state().status.name.lower()
     out.line(f"task {task_id} {status}; " + _claim_line(settlement, claimed))
     out.result({
         "address": who.address, "task_id": task_id, "status": status,
@@ -386,7 +385,7 @@ def miner_run_command(
 ) -> None:
     """Join task --task as a miner: verify every round's updates, lead or attest, then claim."""
     from fedchain.roles.miner import FAULTS, Miner
-    from fedchain.roles.taskfile import parse_wei
+    from fedchain.units import parse_wei
 
     faults = frozenset(fault or ())
     unknown = sorted(faults - set(FAULTS))
@@ -403,12 +402,11 @@ def miner_run_command(
         with RoleDisplay(out.err, label=f"miner · task {task_id}") as display:
             who.log = display.log
             claimed = drive(miner, describe=_describe_miner(miner), display=display,
-                            poll=poll, timeout=timeout, what="miner", claim=True)  # fmt: skip
-        miner.log.refresh()
+                            poll=poll, timeout=timeout, what="miner")  # fmt: skip
+        status = miner.state().status.name.lower()  # refreshes the log too
         _require_member(miner, miner.log.miners(), "miner")
         clients = miner.log.clients()
         settlement = _settlement(miner.log, "MinerSettled", "miner", who.address)
-        status = miner.state().status.name.lower()
     judgements = {
         str(r): {
             "accepted": [clients[i] for i in j.accepted],

@@ -34,6 +34,7 @@ from fedchain.cli.common import (
     drive,
     load_key,
     open_session,
+    redact_url,
     relative_time,
 )
 from fedchain.errors import ConfigError
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
 
     _TestSplit = tuple[np.ndarray, np.ndarray]
 
-__all__ = ["app", "task_result"]
+__all__ = ["app", "fresh_view", "task_result"]
 
 app = typer.Typer(
     help="Publish a task, follow it as its requester, read its status.",
@@ -98,11 +99,12 @@ def _test_split(dataset: str | None, data: Path | None) -> _TestSplit | None:
 def task_result(session: Session, log: TaskLog, state: TaskState) -> dict[str, Any]:
     """The task's outcome JSON (:meth:`TaskOutcome.to_json`), read from its events.
 
-    A round's ``gas`` is None: one process sees only its own transactions' gas.
+    Refresh ``log`` before reading ``state`` (:func:`fresh_view`), so that the events are no
+    newer than the state. A round's ``gas`` is None: one process sees only its own
+    transactions' gas.
     """
     from fedchain.roles.outcome import task_outcome
 
-    log.refresh()
     params = session.deployment.params
     outcome = task_outcome(
         log, state, threshold=params.get("threshold", 5), gamma_max=params.get("gamma_max", 100)
@@ -111,6 +113,14 @@ def task_result(session: Session, log: TaskLog, state: TaskState) -> dict[str, A
     for row in result["rounds"]:
         row["gas"] = None
     return result
+
+
+def fresh_view(session: Session, log: TaskLog) -> TaskState:
+    """Refresh ``log``, then read the task's state: the pair :func:`task_result` needs."""
+    from fedchain.roles.chainview import read_task
+
+    log.refresh()
+    return read_task(session.deployment.tasks, log.task_id)
 
 
 def _state_json(state: TaskState, now: int) -> dict[str, Any]:
@@ -211,7 +221,7 @@ def _follow(
 ) -> dict[str, Any]:
     """Run the requester until done; the result dict (outcome, models, accuracy)."""
     from fedchain.learning import evaluate
-    from fedchain.roles.chainview import TaskStatus, read_task
+    from fedchain.roles.chainview import TaskStatus
     from fedchain.roles.requester import Requester
     from fedchain.storage import cid_to_digest
 
@@ -222,14 +232,15 @@ def _follow(
         who.log = display.log
         drive(requester, describe=_describe_requester(requester), display=display, poll=poll,
               timeout=timeout, what="requester")  # fmt: skip
-    state = read_task(session.deployment.tasks, task_id)
+    state = fresh_view(session, requester.log)
     result = task_result(session, requester.log, state)
     manifest = requester.manifest
     privacy = manifest.privacy.to_dict() if manifest.privacy is not None else None
     result.update(
         {
-            "dataset": manifest.dataset, "model": manifest.model.name, "chain": session.rpc_url,
-            "privacy": privacy, "withdrawn": requester.withdrawn, "final_model": None,
+            "dataset": manifest.dataset, "model": manifest.model.name,
+            "chain": redact_url(session.rpc_url), "privacy": privacy,
+            "withdrawn": requester.withdrawn, "final_model": None,
             "initial_model": _initial_cid(session, task_id),
         }
     )  # fmt: skip
@@ -359,13 +370,13 @@ def status_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Show TASK_ID's status, its rounds and where its money is (no key needed)."""
-    from fedchain.roles.chainview import TaskLog, chain_now, read_task
+    from fedchain.roles.chainview import TaskLog, chain_now
 
     out = Output(as_json)
     with open_session(deployment, rpc_url, with_store=False) as session:
-        state = read_task(session.deployment.tasks, task_id)
-        now = chain_now(session.chain)
         log = TaskLog(session.deployment.tasks, task_id)
+        state = fresh_view(session, log)  # the events first, then the state: one point in time
+        now = chain_now(session.chain)
         result = task_result(session, log, state)
     out.line(_status_line(state, now, len(result["rounds"])))
     if result["rounds"]:

@@ -10,8 +10,9 @@ keep the on-chain round index, which starts at 0.
 
 Modules: :mod:`~fedchain.report.labels` (short labels, wei amounts),
 :mod:`~fedchain.report.table` (round table, summary lines, acceptance statistics),
-:mod:`~fedchain.report.plots` (PNG plots), :mod:`~fedchain.report.files` (``transactions.csv``
-and the run directory) and :mod:`~fedchain.report.atomic` (the atomic file write they share).
+:mod:`~fedchain.report.plots` (PNG plots) and :mod:`~fedchain.report.files`
+(``transactions.csv`` and the run directory); files are written with
+:func:`fedchain.fsutil.atomic_output`.
 """
 
 from fedchain.report.files import (

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from fedchain.errors import ConfigError
-from fedchain.report.atomic import atomic_write
+from fedchain.fsutil import atomic_output
 from fedchain.report.plots import plot_accuracy, plot_payouts, plot_reputation
 
 __all__ = ["TRANSACTION_COLUMNS", "default_run_dir", "write_run_dir", "write_transactions"]
@@ -33,8 +33,7 @@ def write_transactions(
     writer.writeheader()
     for tx in transactions:
         writer.writerow({c: "" if tx.get(c) is None else tx[c] for c in TRANSACTION_COLUMNS})
-    data = buffer.getvalue().encode("utf-8")
-    return atomic_write(Path(path), lambda fh: fh.write(data))
+    return _write_file(path, buffer.getvalue().encode("utf-8"))
 
 
 def write_run_dir(
@@ -56,12 +55,20 @@ def write_run_dir(
         raise ConfigError(f"the run result cannot be written as JSON: {exc}") from exc
     data = text.encode("utf-8")
     return {
-        "result": atomic_write(directory / "result.json", lambda fh: fh.write(data)),
+        "result": _write_file(directory / "result.json", data),
         "transactions": write_transactions(transactions, directory / "transactions.csv"),
         "accuracy_plot": plot_accuracy(result, directory / "accuracy.png"),
         "reputation_plot": plot_reputation(result, directory / "reputation.png"),
         "payouts_plot": plot_payouts(result, directory / "payouts.png"),
     }
+
+
+def _write_file(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (a temporary file beside it, then a rename); the
+    umask decides its permissions, as for any ordinary file."""
+    with atomic_output(path, mode=0o666) as fh:
+        fh.write(data)
+    return Path(path)
 
 
 def default_run_dir(base: str | os.PathLike[str] = "runs", *, prefix: str = "demo") -> Path:

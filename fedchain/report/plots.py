@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fedchain.report.atomic import atomic_write
+from fedchain.fsutil import atomic_output
 from fedchain.report.labels import (
     _MALICIOUS_MARK,
     _UNITS,
@@ -175,7 +175,9 @@ def _figure(*, width: float = 8.0, height: float = 4.5) -> Figure:
 
 
 def _save(figure: Figure, path: str | os.PathLike[str]) -> Path:
-    return atomic_write(Path(path), lambda fh: figure.savefig(fh, format="png"))
+    with atomic_output(path, mode=0o666) as fh:  # the umask decides, as for any ordinary file
+        figure.savefig(fh, format="png")
+    return Path(path)
 
 
 def _task_title(result: Mapping[str, Any]) -> str:

@@ -102,7 +102,7 @@ def test_up_fund_down(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
         assert not (tmp_path / "dn" / "devnet.json").exists()
 
         code, _, err = run(["devnet", "down", "--dir", "dn"], capsys)
-        assert code == 1 and "no devnet in dn" in err
+        assert code == 1 and "no devnet file dn/devnet.json" in err
     finally:
         if pid and _alive(pid):
             os.kill(pid, signal.SIGKILL)

@@ -199,6 +199,14 @@ def test_unreachable_node(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     (tmp_path / "deployment.json").write_text(json.dumps(document))
     code, _, err = run(["task", "status", "1"], capsys)
     assert_one_error_line(code, err, "127.0.0.1:9")
+    secret_url = "http://user:pw@127.0.0.1:9/v3/SECRETKEY?x=QUERYKEY"
+    code, _, err = run(["task", "status", "1", "--rpc-url", secret_url], capsys)
+    assert_one_error_line(code, err, "http://***@127.0.0.1:9/***")
+    for secret in ("SECRETKEY", "QUERYKEY", "user:pw"):
+        assert secret not in err
+    (tmp_path / "no-url.json").write_text(json.dumps({**document, "rpc_url": None}))
+    code, _, err = run(["task", "status", "1", "--deployment", "no-url.json"], capsys)
+    assert_one_error_line(code, err, "no RPC URL", "leaves it out", "--rpc-url")
 
 
 # -- on a real node ---------------------------------------------------------------------------
@@ -272,6 +280,31 @@ def test_errors_against_a_node(
 
 
 @pytest.mark.anvil
+def test_deploy_keeps_rpc_credentials_out(
+    node: AnvilNode, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """A URL with a user, a password or a query is never printed nor written to the file."""
+    host = node.url.removeprefix("http://").rstrip("/")
+    secret_url = f"http://user:pw@{host}/?apikey=SECRETKEY"
+    monkeypatch.setenv("FEDCHAIN_PRIVATE_KEY", KEYS[0])
+    code, out, err = run(["deploy", "--rpc-url", secret_url, "--out", "dep.json", "--json"],
+                         capsys)  # fmt: skip
+    assert code == 0, err
+    for secret in ("SECRETKEY", "user:pw"):
+        assert secret not in out + err + (tmp_path / "dep.json").read_text()
+    assert _last_json(out)["rpc_url"] == f"http://***@{host}/***"
+    assert json.loads((tmp_path / "dep.json").read_text())["rpc_url"] is None
+    assert "participants must pass --rpc-url or set FEDCHAIN_RPC_URL" in err
+    code, _, err = run(["task", "status", "1", "--deployment", "dep.json"], capsys)
+    assert_one_error_line(code, err, "no RPC URL", "leaves it out")
+    monkeypatch.setenv("FEDCHAIN_RPC_URL", secret_url)  # participants pass the URL themselves
+    code, _, err = run(["task", "status", "1", "--deployment", "dep.json"], capsys)
+    assert_one_error_line(code, err, "task 1 does not exist")  # connected, contracts found
+    assert "SECRETKEY" not in err
+
+
+@pytest.mark.anvil
 def test_a_whole_task_one_process_per_participant(
     node: AnvilNode, deployment: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -326,9 +359,12 @@ def test_a_whole_task_one_process_per_participant(
         assert mine["address"] == address and mine["status"] == "finished"
         assert [r["round"] for r in mine["rounds"]] == [0] and mine["rounds"][0]["submitted"]
         assert mine["settlement"]["payout"] > 0
+        assert mine["withdrawn"] > 0  # what the client's own claim withdrew
     miner = results["miner"]
     assert sorted(miner["judgements"]["0"]["accepted"]) == clients
     assert miner["settlement"]["slashed"] == 0
+    assert miner["withdrawn"] > 0
+    assert requester["chain"] == node.url
 
     code, out, err = run(["task", "status", str(first), "--deployment", str(deployment),
                           "--json"], capsys)  # fmt: skip

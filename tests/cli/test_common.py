@@ -1,0 +1,130 @@
+"""fedchain.cli.common: RPC URLs fit to print, errors without credentials, JSON files written
+atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fedchain.chain.errors import ChainConnectionError
+from fedchain.cli.common import (
+    hiding_credentials,
+    read_deployment_file,
+    redact_url,
+    url_has_credentials,
+    write_json_file,
+)
+from fedchain.errors import ConfigError, FedChainError
+
+PLAIN = ["http://127.0.0.1:8545", "https://rpc.example.org/", "http://[::1]:8545", "http://node"]
+
+
+@pytest.mark.parametrize("url", PLAIN)
+def test_a_url_without_credentials_is_shown_as_it_is(url: str) -> None:
+    assert not url_has_credentials(url)
+    assert redact_url(url) == url
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://mainnet.infura.io/v3/0123456789abcdef", "https://mainnet.infura.io/***"),
+        ("https://user:pass@host:8545", "https://***@host:8545"),
+        ("https://user:pass@host:8545/", "https://***@host:8545/"),
+        ("https://token@host/rpc?key=s3cret", "https://***@host/***"),
+        ("http://host:8545/?apikey=s3cret", "http://host:8545/***"),
+        ("http://host?apikey=s3cret", "http://host/***"),
+        ("http://host/#s3cret", "http://host/***"),
+        ("http://[::1]:8545/key", "http://[::1]:8545/***"),
+        ("localhost:8545", "localhost:***"),
+        ("0123456789abcdef", "***"),
+        ("http://[::1", "http:***"),
+    ],
+)  # fmt: skip
+def test_credentials_are_redacted(url: str, shown: str) -> None:
+    assert url_has_credentials(url)
+    assert redact_url(url) == shown
+    for secret in ("pass", "s3cret", "0123456789abcdef", "key"):
+        if secret in url:
+            assert secret not in redact_url(url)
+
+
+def test_errors_inside_hiding_credentials_lose_them() -> None:
+    url = "http://user:pw@127.0.0.1:9/v3/SECRETKEY?x=QUERYKEY"
+    quoted = (
+        f"node unreachable while connecting to {url}: HTTPConnectionPool(host='127.0.0.1', "
+        "port=9): Max retries exceeded with url: /v3/SECRETKEY?x=QUERYKEY"
+    )
+    with pytest.raises(ChainConnectionError) as info, hiding_credentials(url):
+        try:
+            raise OSError(url)
+        except OSError as cause:
+            raise ChainConnectionError(quoted) from cause
+    text = str(info.value)
+    assert "127.0.0.1:9" in text and "http://***@127.0.0.1:9/***" in text
+    for secret in ("SECRETKEY", "QUERYKEY", "user:pw"):
+        assert secret not in text
+    assert info.value.__cause__ is None  # the cause quoted the URL
+
+
+def test_hiding_credentials_leaves_other_errors_alone() -> None:
+    with (
+        pytest.raises(FedChainError, match=r"^task 3 does not exist$"),
+        hiding_credentials("https://host/v3/KEY"),
+    ):
+        raise FedChainError("task 3 does not exist")
+    plain = "http://127.0.0.1:8545"
+    with pytest.raises(ChainConnectionError) as info, hiding_credentials(plain):
+        raise ChainConnectionError(f"node unreachable while connecting to {plain}")
+    assert str(info.value) == f"node unreachable while connecting to {plain}"
+    with pytest.raises(ValueError, match="KEY"), hiding_credentials("https://host/v3/KEY"):
+        raise ValueError("not a FedChainError: KEY")
+
+
+@pytest.fixture
+def umask_022() -> Iterator[None]:
+    old = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+@pytest.mark.usefixtures("umask_022")
+def test_write_json_file(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "deployment.json"
+    assert write_json_file(path, {"b": 1, "a": [1, 2]}) == path
+    assert json.loads(path.read_text()) == {"a": [1, 2], "b": 1}
+    assert path.read_text().endswith("\n")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    with pytest.raises(ConfigError, match=r"deployment\.json exists; pass --force"):
+        write_json_file(path, {"c": 3})
+    assert json.loads(path.read_text()) == {"a": [1, 2], "b": 1}
+    write_json_file(path, {"c": 3}, overwrite=True)
+    assert json.loads(path.read_text()) == {"c": 3}
+    assert sorted(p.name for p in path.parent.iterdir()) == ["deployment.json"]
+
+
+def test_write_json_file_unwritable(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(ConfigError, match="cannot write"):
+        write_json_file(blocker / "x.json", {})
+
+
+def test_a_deployment_file_may_leave_the_rpc_url_out(tmp_path: Path) -> None:
+    document = {
+        "format": "fedchain-deployment/1", "chain_id": 1, "rpc_url": None,
+        **{k: "0x" + "11" * 20 for k in ("participant_registry", "model_registry",
+                                         "task_manager", "task_manager_extension")},
+    }  # fmt: skip
+    (tmp_path / "d.json").write_text(json.dumps(document))
+    assert read_deployment_file(tmp_path / "d.json")["rpc_url"] is None
+    (tmp_path / "bad.json").write_text(json.dumps({**document, "rpc_url": 5}))
+    with pytest.raises(ConfigError, match="rpc_url is not a string"):
+        read_deployment_file(tmp_path / "bad.json")
