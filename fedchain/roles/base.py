@@ -216,7 +216,7 @@ class TaskRole:
             if timeout is not None and time.monotonic() - start > timeout:
                 raise RoleTimeoutError(
                     f"{self.who.name or self.who.address}: task {self.task_id} not done after "
-                    f"{timeout:.0f} s"
+                    f"{timeout:g} s"
                 )
             if activity is Activity.WAITING:
                 if on_wait is not None:
