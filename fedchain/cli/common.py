@@ -532,28 +532,22 @@ def drive(
     Raises:
         RoleTimeoutError: not done after ``timeout`` seconds.
     """
-    from fedchain.roles.base import Activity, MemberRole
+    from fedchain.roles.base import MemberRole
     from fedchain.roles.chainview import read_task
     from fedchain.roles.errors import RoleTimeoutError
 
-    def show() -> None:
+    def show(_: object = None) -> None:
         display.update(*describe(read_task(role.who.tasks, role.task_id)))
 
-    start = time.monotonic()
     try:
-        while True:
-            activity = role.step()
-            if activity is Activity.DONE:
-                show()
-                return role.claimed if isinstance(role, MemberRole) else None
-            if timeout is not None and time.monotonic() - start > timeout:
-                raise RoleTimeoutError(
-                    f"{what}: task {role.task_id} not done after {timeout:g} s "
-                    "(run the same command again to carry on)"
-                )
-            if activity is Activity.WAITING:
-                show()
-                time.sleep(poll)
+        role.run(poll=poll, timeout=timeout, on_wait=show)
+        show()
+        return role.claimed if isinstance(role, MemberRole) else None
+    except RoleTimeoutError:
+        raise RoleTimeoutError(
+            f"{what}: task {role.task_id} not done after {timeout:g} s "
+            "(run the same command again to carry on)"
+        ) from None
     except KeyboardInterrupt:
         display.__exit__(None, None, None)
         typer.echo(
