@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import secrets
 import threading
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
+import requests
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import HTTPProvider, Web3
-from web3.types import RPCEndpoint
+from web3.types import RPCEndpoint, RPCResponse
 
 from fedchain.chain.anvil import DEFAULT_MNEMONIC, AnvilNode
 from fedchain.chain.artifacts import Artifact, load_artifact, register_artifact
@@ -22,15 +25,73 @@ from fedchain.chain.errors import (
     ChainConfigError,
     ChainConnectionError,
     ChainError,
+    NodeUnreachableError,
     TransactionError,
     UnsupportedOperationError,
 )
 from fedchain.chain.gas import GasMeter
 from fedchain.chain.transact import BlockId, Transactor, TxResult, provider_error, to_address
 
-__all__ = ["Chain", "connect", "derive_accounts"]
+__all__ = ["Chain", "NodeProvider", "connect", "derive_accounts", "display_url"]
 
 Account.enable_unaudited_hdwallet_features()
+
+_ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")]+)")
+
+
+def display_url(url: str) -> str:
+    """``url`` fit for a log line: ``scheme://host[:port]``, with ``***@`` for a user or password
+    and ``/***`` for a path or query (where API keys sit). Matches the CLI's ``redact_url``."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "***"
+    if not parts.scheme or not parts.netloc:
+        return "***"
+    _, at, host = parts.netloc.rpartition("@")
+    beyond = parts.path not in ("", "/") or bool(parts.query) or bool(parts.fragment)
+    return f"{parts.scheme}://{'***@' if at else ''}{host}" + ("/***" if beyond else parts.path)
+
+
+def _transport_reason(exc: BaseException) -> str:
+    """A short reason for a transport failure (``Connection refused``, ``read timed out``)."""
+    if isinstance(exc, requests.HTTPError) and exc.response is not None:
+        return f"HTTP {exc.response.status_code} {exc.response.reason or ''}".strip()
+    if isinstance(exc, requests.Timeout):
+        return "timed out"
+    found = _ERRNO.search(str(exc))
+    if found:
+        return found.group(1).strip()
+    if isinstance(exc, requests.ConnectionError):
+        return "connection failed"
+    return type(exc).__name__
+
+
+class NodeProvider(HTTPProvider):
+    """web3's HTTP provider whose transport failures, whichever call meets them (views, logs,
+    ``eth_blockNumber``, sends, receipts), raise :class:`NodeUnreachableError` instead of a raw
+    ``requests`` exception. The message names the node's URL without credentials."""
+
+    def _unreachable(self, exc: BaseException, method: str) -> NodeUnreachableError:
+        shown = display_url(str(self.endpoint_uri))
+        return NodeUnreachableError(
+            f"node unreachable ({shown}): {_transport_reason(exc)} during {method}",
+            url=shown, method=method,
+        )  # fmt: skip
+
+    def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
+        """As :class:`HTTPProvider`'s, with transport failures as :class:`NodeUnreachableError`."""
+        try:
+            return super().make_request(method, params)
+        except (requests.RequestException, OSError) as exc:
+            raise self._unreachable(exc, str(method)) from None
+
+    def make_batch_request(self, batch_requests: list[tuple[RPCEndpoint, Any]]) -> Any:
+        """As :class:`HTTPProvider`'s, with transport failures as :class:`NodeUnreachableError`."""
+        try:
+            return super().make_batch_request(batch_requests)
+        except (requests.RequestException, OSError) as exc:
+            raise self._unreachable(exc, "a batch request") from None
 
 
 def derive_accounts(mnemonic: str, n: int) -> list[LocalAccount]:
@@ -432,7 +493,7 @@ def connect(
         options.setdefault("mnemonic", mnemonic or DEFAULT_MNEMONIC)
         node = AnvilNode(**options).start()
         try:
-            w3 = Web3(HTTPProvider(node.url, request_kwargs={"timeout": timeout}))
+            w3 = Web3(NodeProvider(node.url, request_kwargs={"timeout": timeout}))
             keys = derive_accounts(node.mnemonic, node.accounts)
             return Chain(
                 w3, kind="anvil", accounts=keys, node=node, url=node.url,
@@ -445,7 +506,7 @@ def connect(
         keys = [Account.from_key(k) for k in private_keys]
         if mnemonic:
             keys += derive_accounts(mnemonic, accounts)
-        w3 = Web3(HTTPProvider(target, request_kwargs={"timeout": timeout}))
+        w3 = Web3(NodeProvider(target, request_kwargs={"timeout": timeout}))
         return Chain(
             w3, kind="rpc", accounts=keys, url=target,
             poll_latency=poll_latency or 0.05, receipt_timeout=receipt_timeout,

@@ -7,6 +7,8 @@ meant to reach a user. The tree::
     └── ChainError
         ├── ChainConfigError(ChainError, ConfigError)          unknown target, bad options
         ├── ChainConnectionError(ChainError, ConnectionError)  node unreachable or answers badly
+        │   ├── NodeUnreachableError                           the transport failed (any call)
+        │   ├── NodeWaitTimeoutError(..., TimeoutError)        unreachable for too long (roles)
         │   └── AnvilError                                     Anvil missing, failed to start
         ├── ArtifactError(ChainError, LookupError)             no compiled artifact of that name
         ├── AbiArgumentError(ChainError, ValueError)           arguments do not fit the ABI
@@ -42,6 +44,8 @@ __all__ = [
     "ChainError",
     "ContractError",
     "InsufficientFundsError",
+    "NodeUnreachableError",
+    "NodeWaitTimeoutError",
     "NonceError",
     "OutOfGasError",
     "PanicError",
@@ -65,6 +69,32 @@ class ChainConfigError(ChainError, ConfigError):
 
 class ChainConnectionError(ChainError, ConnectionError):
     """A node cannot be reached, refused a request, or is not an Ethereum JSON-RPC node."""
+
+
+class NodeUnreachableError(ChainConnectionError):
+    """The node could not be reached at all: connection refused or reset, a timeout, an HTTP
+    error from a proxy in front of it. Raised by the provider, whichever call hit it.
+
+    Attributes:
+        url: the node's URL fit to print (credentials replaced by ``***``).
+        method: the JSON-RPC method that failed (``"eth_blockNumber"``).
+    """
+
+    def __init__(self, message: str, *, url: str = "", method: str = "") -> None:
+        super().__init__(message)
+        self.url = url
+        self.method = method
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_unreachable, (str(self), self.url, self.method))
+
+
+def _rebuild_unreachable(message: str, url: str, method: str) -> NodeUnreachableError:
+    return NodeUnreachableError(message, url=url, method=method)
+
+
+class NodeWaitTimeoutError(ChainConnectionError, TimeoutError):
+    """A role waited for an unreachable node longer than it was allowed to (``node_timeout``)."""
 
 
 class AnvilError(ChainConnectionError):

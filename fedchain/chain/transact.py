@@ -4,6 +4,14 @@ Every transaction is signed locally with a :class:`~eth_account.signers.local.Lo
 sent raw, so the same code runs on the embedded chain, Anvil and any JSON-RPC node. Reverts,
 whether at gas estimation, in a view or in a mined transaction, are replayed with ``eth_call`` to
 recover the revert data and raised as the named :class:`~fedchain.chain.errors.ContractError`.
+
+A transaction's cost may depend on what others did between its gas estimate and its block (the
+attestation that happens to complete a quorum finalizes the round, at many times the gas). When
+a mined transaction reverted without a reason of its own (out of gas, possibly inside a
+``DELEGATECALL`` where ``gasUsed`` stays below the limit, or a replay that no longer reverts
+because another transaction of the same block changed the state), :meth:`Transactor.send`
+estimates it again against the latest state and resends it with a wider margin, a bounded number
+of times; when the new estimate reverts, that named contract error is raised.
 """
 
 from __future__ import annotations
@@ -48,6 +56,32 @@ _FUNDS_PATTERNS = re.compile(
     r"insufficient funds|not have enough balance|insufficient balance", re.IGNORECASE
 )
 _REVERT_PATTERNS = re.compile(r"revert|invalid opcode|execution failed", re.IGNORECASE)
+#: The very transaction is already in the node's pool: wait for it, do not sign another.
+_KNOWN_PATTERNS = re.compile(r"already known|known transaction|already imported", re.IGNORECASE)
+#: Resends after a mined transaction reverted for reasons of its block, not of its own.
+MAX_RESENDS = 3
+#: The margin on a resend's estimate: the cost proved to move under the transaction.
+RESEND_HEADROOM = 2.0
+#: Attempts at a fresh nonce when the node rejects one (another sender of this key, a restart).
+_NONCE_ATTEMPTS = 3
+
+
+class _Resend(Exception):
+    """A mined transaction reverted for reasons of its block: estimate again and resend."""
+
+    def __init__(self, error: ChainError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+@dataclass(frozen=True)
+class _Unconfirmed:
+    """A transaction that was (maybe) sent, but whose receipt was never seen."""
+
+    tx_hash: str
+    sender: str
+    nonce: int
+    label: str
 
 
 @dataclass(frozen=True)
@@ -157,7 +191,9 @@ class Transactor:
         self.gas_headroom = gas_headroom
         self.receipt_timeout = receipt_timeout
         self.poll_latency = poll_latency
+        self.max_resends = MAX_RESENDS
         self._nonces: dict[str, int] = {}
+        self._unconfirmed: dict[str, _Unconfirmed] = {}
         self._lock = threading.RLock()
 
     # -- nonces ------------------------------------------------------------------------------
@@ -232,6 +268,23 @@ class Transactor:
             raise decode_revert(data, context=context) from None
         raise TransactionError(f"node error while {what}: {_message_of(exc)}") from None
 
+    def _settle(self, tx_hash: str, deadline: float) -> str:
+        """``"mined"``, ``"gone"`` (the node does not know it) or ``"pending"`` at ``deadline``."""
+        eth: Any = self.chain.w3.eth
+        while True:
+            try:
+                eth.get_transaction_receipt(tx_hash)
+                return "mined"
+            except TransactionNotFound:
+                pass
+            try:
+                eth.get_transaction(tx_hash)
+            except TransactionNotFound:
+                return "gone"
+            if time.monotonic() > deadline:
+                return "pending"
+            time.sleep(self.poll_latency)
+
     # -- transactions ------------------------------------------------------------------------
 
     def send(
@@ -262,36 +315,50 @@ class Transactor:
         call_tx: dict[str, Any] = {"from": sender.address, "value": value, "data": data}
         if to is not None:
             call_tx["to"] = to
-        if gas is None:
-            estimate = self.estimate_gas(call_tx, context=label)
-            gas = min(int(estimate * self.gas_headroom) + 10_000, self.chain.block_gas_limit())
-        tx = dict(call_tx, gas=gas, chainId=self.chain.chain_id, **self._fees())
-        tx_hash = self._sign_and_send(sender, tx, label)
-        receipt = self._wait(tx_hash, label, sender.address)
-        return self._result(receipt, tx, label)
+        fixed_gas = gas is not None
+        for attempt in range(self.max_resends + 1):
+            if not fixed_gas:  # the estimate raises the named error when the call reverts now
+                estimate = self.estimate_gas(call_tx, context=label)
+                headroom = self.gas_headroom if attempt == 0 else max(self.gas_headroom,
+                                                                      RESEND_HEADROOM)  # fmt: skip
+                gas = min(int(estimate * headroom) + 10_000, self.chain.block_gas_limit())
+            tx = dict(call_tx, gas=gas, chainId=self.chain.chain_id, **self._fees())
+            tx_hash = self._sign_and_send(sender, tx, label)
+            receipt = self._wait(tx_hash, label, sender.address)
+            try:
+                return self._result(receipt, tx, label)
+            except _Resend as resend:
+                if fixed_gas or attempt == self.max_resends:
+                    raise resend.error from None
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _sign_and_send(self, sender: LocalAccount, tx: dict[str, Any], label: str) -> str:
         what = f"sending {label}"
-        for attempt in range(2):
+        for attempt in range(_NONCE_ATTEMPTS):
             with self._lock:
                 tx["nonce"] = self._next_nonce(sender.address)
                 signed = sender.sign_transaction(tx)
+                tx_hash = "0x" + bytes(signed.hash).hex()
                 try:
-                    return (
-                        "0x"
-                        + bytes(
-                            self.chain.w3.eth.send_raw_transaction(signed.raw_transaction)
-                        ).hex()
-                    )
+                    sent = self.chain.w3.eth.send_raw_transaction(signed.raw_transaction)
+                    return "0x" + bytes(sent).hex()
                 except Exception as exc:
                     self._nonces.pop(sender.address, None)  # resync from the node next time
                     translated = provider_error(exc, what=what)
-                    if isinstance(translated, NonceError) and attempt == 0:
+                    if isinstance(translated, ChainConnectionError):
+                        # It may have reached the node: reconcile() looks for it once it is back.
+                        self._unconfirmed[tx_hash] = _Unconfirmed(
+                            tx_hash, sender.address, int(tx["nonce"]), label
+                        )
+                        raise translated from None
+                    if _KNOWN_PATTERNS.search(_message_of(exc)):
+                        return tx_hash  # this very transaction is already pending: wait for it
+                    if isinstance(translated, NonceError) and attempt < _NONCE_ATTEMPTS - 1:
                         continue
                     if translated is not None:
                         raise translated from None
                     raise TransactionError(f"node rejected {label}: {_message_of(exc)}") from None
-        raise NonceError(f"nonce rejected twice while {what}")  # pragma: no cover
+        raise NonceError(f"nonce rejected {_NONCE_ATTEMPTS} times while {what}")  # pragma: no cover
 
     def _wait(self, tx_hash: str, label: str, sender: str) -> Mapping[str, Any]:
         """Poll for the receipt; notice when the node dropped the transaction instead of hanging."""
@@ -324,13 +391,62 @@ class Transactor:
                         f"{label}: no receipt for {tx_hash} within {self.receipt_timeout:.0f} s"
                     )
                 time.sleep(self.poll_latency)
+        except ChainConnectionError:
+            self._lost(tx_hash, sender, label)
+            raise
         except ChainError:
             raise
         except Exception as exc:
             translated = provider_error(exc, what=f"waiting for {label}")
+            if isinstance(translated, ChainConnectionError):
+                self._lost(tx_hash, sender, label)
             if translated is not None:
                 raise translated from None
             raise TransactionError(f"{label}: {_message_of(exc)}") from None
+
+    def _lost(self, tx_hash: str, sender: str, label: str) -> None:
+        """The node went away while ``tx_hash`` was pending: remember it for :meth:`reconcile`."""
+        with self._lock:
+            self._nonces.pop(sender, None)
+            if tx_hash not in self._unconfirmed:
+                self._unconfirmed[tx_hash] = _Unconfirmed(tx_hash, sender, -1, label)
+
+    @property
+    def unconfirmed(self) -> list[str]:
+        """Hashes of transactions sent (or maybe sent) while the node went away, not yet known
+        to be mined or gone; :meth:`reconcile` settles them."""
+        with self._lock:
+            return list(self._unconfirmed)
+
+    def reconcile(self, *, timeout: float | None = None) -> list[str]:
+        """After the node was unreachable: settle what this transactor may have left in flight.
+
+        Every transaction whose send or receipt wait failed on the transport is looked up: one
+        that was mined, or that the node no longer knows (its pool was lost with a restart), is
+        forgotten; one still pending is waited for, up to ``timeout`` seconds (default: the
+        receipt timeout). Cached nonces are dropped, so the next send asks the node (which may
+        have restarted from an older state). A caller then re-reads the chain's state before it
+        decides to send again, so nothing is sent twice blindly.
+
+        Returns:
+            the hashes of the transactions that were mined.
+
+        Raises:
+            ChainConnectionError: the node is still unreachable.
+        """
+        deadline = time.monotonic() + (self.receipt_timeout if timeout is None else timeout)
+        mined: list[str] = []
+        with self._lock:
+            self._nonces.clear()
+            pending = list(self._unconfirmed.values())
+        for item in pending:
+            outcome = self._settle(item.tx_hash, deadline)
+            if outcome == "mined":
+                mined.append(item.tx_hash)
+            if outcome != "pending":
+                with self._lock:
+                    self._unconfirmed.pop(item.tx_hash, None)
+        return mined
 
     def _result(self, receipt: Mapping[str, Any], tx: Mapping[str, Any], label: str) -> TxResult:
         gas_used = int(receipt["gasUsed"])
@@ -338,17 +454,24 @@ class Transactor:
         tx_hash = "0x" + bytes(receipt["transactionHash"]).hex()
         block_number = int(receipt["blockNumber"])
         if int(receipt.get("status", 1)) != 1:
+            # Out of gas, a reason-less revert (an out-of-gas inside a DELEGATECALL leaves
+            # gasUsed below the limit), or a replay that succeeds (another transaction of the
+            # same block changed the state): reasons of the block, not of the call; send()
+            # estimates again against the latest state and resends.
             if gas_used >= int(tx["gas"]):
-                raise OutOfGasError(
+                raise _Resend(OutOfGasError(
                     f"{label} ran out of gas ({gas_used} of {tx['gas']}) in {tx_hash}"
-                )
+                ))  # fmt: skip
             call_tx = {k: tx[k] for k in ("from", "to", "value", "data", "gas") if k in tx}
             data = self.chain._revert_data(call_tx, max(block_number - 1, 0))
             if data is None:
-                raise TransactionError(
+                raise _Resend(TransactionError(
                     f"{label} reverted in {tx_hash}, but replaying it did not revert"
-                )
-            raise decode_revert(data, context=label)
+                ))  # fmt: skip
+            error = decode_revert(data, context=label)
+            if not data:
+                raise _Resend(error)
+            raise error
         address = receipt.get("contractAddress")
         result = TxResult(
             tx_hash=tx_hash,
