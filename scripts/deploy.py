@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 
-from fedchain.cli import main
+from fedchain.cli import run_subcommand
 
 if __name__ == "__main__":
-    main(["deploy", *sys.argv[1:]])
+    run_subcommand(["deploy"], sys.argv[1:], prog_name="deploy.py")

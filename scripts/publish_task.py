@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 
-from fedchain.cli import main
+from fedchain.cli import run_subcommand
 
 if __name__ == "__main__":
-    main(["task", "create", *sys.argv[1:]])
+    run_subcommand(["task", "create"], sys.argv[1:], prog_name="publish_task.py")

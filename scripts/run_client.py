@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 
-from fedchain.cli import main
+from fedchain.cli import run_subcommand
 
 if __name__ == "__main__":
-    main(["client", "run", *sys.argv[1:]])
+    run_subcommand(["client", "run"], sys.argv[1:], prog_name="run_client.py")

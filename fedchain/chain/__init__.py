@@ -11,28 +11,34 @@ Knows nothing of torch: it speaks in digests, addresses and integers::
         result.events, result.gas_used, chain.gas.by_label()
 """
 
-from fedchain.chain import errors
-from fedchain.chain.anvil import DEFAULT_MNEMONIC, AnvilNode, find_anvil_binary
-from fedchain.chain.artifacts import (
-    Artifact,
-    all_artifacts,
-    artifact_names,
-    load_artifact,
-    register_artifact,
-)
-from fedchain.chain.connection import Chain, connect, derive_accounts
-from fedchain.chain.contract import BoundContract
-from fedchain.chain.errors import (
-    ChainConnectionError,
-    ChainError,
-    ContractError,
-    PanicError,
-    RevertError,
-    TransactionError,
-)
-from fedchain.chain.events import DecodedEvent, decode_logs
-from fedchain.chain.gas import GasMeter, GasRecord
-from fedchain.chain.transact import TxResult
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fedchain.chain import errors
+    from fedchain.chain.anvil import DEFAULT_MNEMONIC, AnvilNode, find_anvil_binary
+    from fedchain.chain.artifacts import (
+        Artifact,
+        all_artifacts,
+        artifact_names,
+        load_artifact,
+        register_artifact,
+    )
+    from fedchain.chain.connection import Chain, connect, derive_accounts
+    from fedchain.chain.contract import BoundContract
+    from fedchain.chain.errors import (
+        ChainConnectionError,
+        ChainError,
+        ContractError,
+        PanicError,
+        RevertError,
+        TransactionError,
+    )
+    from fedchain.chain.events import DecodedEvent, decode_logs
+    from fedchain.chain.gas import GasMeter, GasRecord
+    from fedchain.chain.transact import TxResult
 
 __all__ = [
     "DEFAULT_MNEMONIC",
@@ -60,3 +66,46 @@ __all__ = [
     "load_artifact",
     "register_artifact",
 ]
+
+# Public name -> the module that defines it, imported on first use (PEP 562).
+_EXPORTS: dict[str, str] = {
+    "errors": "fedchain.chain.errors",
+    "DEFAULT_MNEMONIC": "fedchain.chain.anvil",
+    "AnvilNode": "fedchain.chain.anvil",
+    "find_anvil_binary": "fedchain.chain.anvil",
+    "Artifact": "fedchain.chain.artifacts",
+    "all_artifacts": "fedchain.chain.artifacts",
+    "artifact_names": "fedchain.chain.artifacts",
+    "load_artifact": "fedchain.chain.artifacts",
+    "register_artifact": "fedchain.chain.artifacts",
+    "Chain": "fedchain.chain.connection",
+    "connect": "fedchain.chain.connection",
+    "derive_accounts": "fedchain.chain.connection",
+    "BoundContract": "fedchain.chain.contract",
+    "ChainConnectionError": "fedchain.chain.errors",
+    "ChainError": "fedchain.chain.errors",
+    "ContractError": "fedchain.chain.errors",
+    "PanicError": "fedchain.chain.errors",
+    "RevertError": "fedchain.chain.errors",
+    "TransactionError": "fedchain.chain.errors",
+    "DecodedEvent": "fedchain.chain.events",
+    "decode_logs": "fedchain.chain.events",
+    "GasMeter": "fedchain.chain.gas",
+    "GasRecord": "fedchain.chain.gas",
+    "TxResult": "fedchain.chain.transact",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the submodule that defines ``name`` on first use (PEP 562)."""
+    module_name = _EXPORTS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(module_name)
+    value = module if module_name == f"{__name__}.{name}" else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

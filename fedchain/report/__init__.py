@@ -15,15 +15,21 @@ Modules: :mod:`~fedchain.report.labels` (short labels, wei amounts),
 :func:`fedchain.fsutil.atomic_output`.
 """
 
-from fedchain.report.files import (
-    TRANSACTION_COLUMNS,
-    default_run_dir,
-    write_run_dir,
-    write_transactions,
-)
-from fedchain.report.labels import client_labels, format_wei, short_address
-from fedchain.report.plots import plot_accuracy, plot_payouts, plot_reputation
-from fedchain.report.table import acceptance_stats, round_table, summary_lines
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fedchain.report.files import (
+        TRANSACTION_COLUMNS,
+        default_run_dir,
+        write_run_dir,
+        write_transactions,
+    )
+    from fedchain.report.labels import client_labels, format_wei, short_address
+    from fedchain.report.plots import plot_accuracy, plot_payouts, plot_reputation
+    from fedchain.report.table import acceptance_stats, round_table, summary_lines
 
 __all__ = [
     "TRANSACTION_COLUMNS",
@@ -40,3 +46,35 @@ __all__ = [
     "write_run_dir",
     "write_transactions",
 ]
+
+# Public name -> the module that defines it, imported on first use (PEP 562).
+_EXPORTS: dict[str, str] = {
+    "TRANSACTION_COLUMNS": "fedchain.report.files",
+    "default_run_dir": "fedchain.report.files",
+    "write_run_dir": "fedchain.report.files",
+    "write_transactions": "fedchain.report.files",
+    "client_labels": "fedchain.report.labels",
+    "format_wei": "fedchain.report.labels",
+    "short_address": "fedchain.report.labels",
+    "plot_accuracy": "fedchain.report.plots",
+    "plot_payouts": "fedchain.report.plots",
+    "plot_reputation": "fedchain.report.plots",
+    "acceptance_stats": "fedchain.report.table",
+    "round_table": "fedchain.report.table",
+    "summary_lines": "fedchain.report.table",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the submodule that defines ``name`` on first use (PEP 562)."""
+    module_name = _EXPORTS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(module_name)
+    value = module if module_name == f"{__name__}.{name}" else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -90,7 +90,7 @@ class OutputExistsError(StorageError, FileExistsError):
 
     def __init__(self, path: str) -> None:
         self.path = path
-        super().__init__(f"{path} exists (pass overwrite/--force to replace it)")
+        super().__init__(f"{path} exists (pass --force to replace it)")
 
     def __str__(self) -> str:  # OSError would format its own way
         return str(self.args[0])

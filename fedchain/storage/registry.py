@@ -7,13 +7,10 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 from fedchain.storage.base import BlobStore
 from fedchain.storage.errors import StoreConfigError
-from fedchain.storage.kubo import DEFAULT_KUBO_API, KuboStore
-from fedchain.storage.local import LocalStore
 
 __all__ = [
     "DEFAULT_STORE_DIR",
@@ -22,6 +19,7 @@ __all__ = [
     "default_store_spec",
     "open_store",
     "register_store",
+    "store_scheme",
     "store_schemes",
 ]
 
@@ -47,17 +45,52 @@ def store_schemes() -> list[str]:
 
 
 def _local(rest: str, **options: Any) -> BlobStore:
-    if not rest:
+    from fedchain.storage.local import LocalStore
+
+    if not rest.strip():
         raise StoreConfigError("local: needs a directory, as in local:/var/fedchain/store")
     return LocalStore(rest, **options)
 
 
 def _kubo(rest: str, **options: Any) -> BlobStore:
+    from fedchain.storage.kubo import DEFAULT_KUBO_API, KuboStore
+
     return KuboStore(rest or DEFAULT_KUBO_API, **options)
 
 
 register_store("local", _local)
 register_store("kubo", _kubo)
+
+
+def _split(spec: str | os.PathLike[str]) -> tuple[str, str]:
+    """``(scheme, rest)`` of a store spec: ``("local", DIR)`` for a plain path, ``("kubo", URL)``
+    for an ``http(s)://`` URL."""
+    if isinstance(spec, os.PathLike):
+        return "local", os.fspath(spec)
+    if not isinstance(spec, str) or not spec.strip():
+        raise StoreConfigError("empty store specification")
+    text = spec.strip()
+    if text.startswith(("http://", "https://")):
+        return "kubo", text
+    match = _SCHEME.fullmatch(text)
+    if match and "/" not in match.group(1) and len(match.group(1)) > 1:
+        scheme, rest = match.group(1).lower(), match.group(2)
+        if scheme not in _FACTORIES:
+            raise StoreConfigError(
+                f"unknown store type {scheme!r} in {spec!r}; known: {', '.join(store_schemes())}"
+                " (write ./PATH for a directory whose name has a colon)"
+            )
+        return scheme, rest
+    return "local", text
+
+
+def store_scheme(spec: str | os.PathLike[str]) -> str:
+    """The scheme :func:`open_store` would use for ``spec`` (``"local"``, ``"kubo"``...).
+
+    Raises:
+        StoreConfigError: an empty spec or an unknown scheme.
+    """
+    return _split(spec)[0]
 
 
 def open_store(spec: str | os.PathLike[str], **options: Any) -> BlobStore:
@@ -69,25 +102,16 @@ def open_store(spec: str | os.PathLike[str], **options: Any) -> BlobStore:
     * ``SCHEME:...`` for a scheme added with :func:`register_store`.
 
     ``options`` go to the store's constructor (``max_bytes``, ``params``, ``timeout``...).
+
+    Raises:
+        StoreConfigError: an empty spec, an unknown scheme, or ``local:`` without a directory.
     """
     if isinstance(spec, os.PathLike):
+        from fedchain.storage.local import LocalStore
+
         return LocalStore(spec, **options)
-    if not isinstance(spec, str) or not spec.strip():
-        raise StoreConfigError("empty store specification")
-    text = spec.strip()
-    if text.startswith(("http://", "https://")):
-        return KuboStore(text, **options)
-    match = _SCHEME.fullmatch(text)
-    if match and "/" not in match.group(1) and len(match.group(1)) > 1:
-        scheme, rest = match.group(1).lower(), match.group(2)
-        factory = _FACTORIES.get(scheme)
-        if factory is None:
-            raise StoreConfigError(
-                f"unknown store type {scheme!r} in {spec!r}; known: {', '.join(store_schemes())}"
-                " (write ./PATH for a directory whose name has a colon)"
-            )
-        return factory(rest, **options)
-    return LocalStore(Path(text), **options)
+    scheme, rest = _split(spec)
+    return _FACTORIES[scheme](rest, **options)
 
 
 def default_store_spec(environ: Mapping[str, str] | None = None) -> str:

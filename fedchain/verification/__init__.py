@@ -16,36 +16,42 @@ torch tensors are accepted wherever arrays are (converted with ``.numpy()``; tor
 imported here).
 """
 
-from fedchain.verification.contribution import (
-    contribution_angles,
-    contribution_bps,
-    contribution_weights,
-    weights_to_bps,
-)
-from fedchain.verification.errors import (
-    ByzantineBoundError,
-    NonFiniteUpdateError,
-    ScoreMatrixError,
-    ShapeMismatchError,
-    UnknownRuleError,
-    VerificationError,
-    WeightError,
-)
-from fedchain.verification.fedavg import fedavg, fedavg_state_dicts
-from fedchain.verification.leader import elect_leader, poq_scores, register_leader_rule
-from fedchain.verification.multikrum import MultiKrumResult, multikrum
-from fedchain.verification.mutual import MutualValidationResult, mutual_validation
-from fedchain.verification.ring import Handover, ring_schedule, run_ring
-from fedchain.verification.rules import (
-    Verdict,
-    aggregate_accepted,
-    available_rules,
-    get_rule,
-    register_rule,
-    verify,
-)
-from fedchain.verification.sortition import committee
-from fedchain.verification.teams import select_team, team_eligible
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fedchain.verification.contribution import (
+        contribution_angles,
+        contribution_bps,
+        contribution_weights,
+        weights_to_bps,
+    )
+    from fedchain.verification.errors import (
+        ByzantineBoundError,
+        NonFiniteUpdateError,
+        ScoreMatrixError,
+        ShapeMismatchError,
+        UnknownRuleError,
+        VerificationError,
+        WeightError,
+    )
+    from fedchain.verification.fedavg import fedavg, fedavg_state_dicts
+    from fedchain.verification.leader import elect_leader, poq_scores, register_leader_rule
+    from fedchain.verification.multikrum import MultiKrumResult, multikrum
+    from fedchain.verification.mutual import MutualValidationResult, mutual_validation
+    from fedchain.verification.ring import Handover, ring_schedule, run_ring
+    from fedchain.verification.rules import (
+        Verdict,
+        aggregate_accepted,
+        available_rules,
+        get_rule,
+        register_rule,
+        verify,
+    )
+    from fedchain.verification.sortition import committee
+    from fedchain.verification.teams import select_team, team_eligible
 
 __all__ = [
     "ByzantineBoundError",
@@ -81,3 +87,61 @@ __all__ = [
     "verify",
     "weights_to_bps",
 ]
+
+# Public name -> the module that defines it, imported on first use (PEP 562).
+_EXPORTS: dict[str, str] = {
+    "contribution_angles": "fedchain.verification.contribution",
+    "contribution_bps": "fedchain.verification.contribution",
+    "contribution_weights": "fedchain.verification.contribution",
+    "weights_to_bps": "fedchain.verification.contribution",
+    "ByzantineBoundError": "fedchain.verification.errors",
+    "NonFiniteUpdateError": "fedchain.verification.errors",
+    "ScoreMatrixError": "fedchain.verification.errors",
+    "ShapeMismatchError": "fedchain.verification.errors",
+    "UnknownRuleError": "fedchain.verification.errors",
+    "VerificationError": "fedchain.verification.errors",
+    "WeightError": "fedchain.verification.errors",
+    "fedavg": "fedchain.verification.fedavg",
+    "fedavg_state_dicts": "fedchain.verification.fedavg",
+    "elect_leader": "fedchain.verification.leader",
+    "poq_scores": "fedchain.verification.leader",
+    "register_leader_rule": "fedchain.verification.leader",
+    "MultiKrumResult": "fedchain.verification.multikrum",
+    "multikrum": "fedchain.verification.multikrum",
+    "MutualValidationResult": "fedchain.verification.mutual",
+    "mutual_validation": "fedchain.verification.mutual",
+    "Handover": "fedchain.verification.ring",
+    "ring_schedule": "fedchain.verification.ring",
+    "run_ring": "fedchain.verification.ring",
+    "Verdict": "fedchain.verification.rules",
+    "aggregate_accepted": "fedchain.verification.rules",
+    "available_rules": "fedchain.verification.rules",
+    "get_rule": "fedchain.verification.rules",
+    "register_rule": "fedchain.verification.rules",
+    "verify": "fedchain.verification.rules",
+    "committee": "fedchain.verification.sortition",
+    "select_team": "fedchain.verification.teams",
+    "team_eligible": "fedchain.verification.teams",
+}
+
+
+# ``fedavg`` and ``multikrum`` share their modules' names, and importing a submodule binds the
+# module on the package: whoever imported ``fedchain.verification.multikrum`` first would turn
+# ``from fedchain.verification import multikrum`` into the module. Bind the functions now.
+from fedchain.verification.fedavg import fedavg  # noqa: E402
+from fedchain.verification.multikrum import multikrum  # noqa: E402
+
+
+def __getattr__(name: str) -> Any:
+    """Import the submodule that defines ``name`` on first use (PEP 562)."""
+    module_name = _EXPORTS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(module_name)
+    value = module if module_name == f"{__name__}.{name}" else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

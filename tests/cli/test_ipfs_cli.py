@@ -128,3 +128,87 @@ def test_real_subprocess(hello: Path, tmp_path: Path) -> None:
     )
     assert bad.returncode == 1 and bad.stdout == ""
     assert bad.stderr.startswith("error: invalid CID") and bad.stderr.count("\n") == 1
+
+
+def test_store_takes_the_spec_every_command_takes(
+    hello: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    store = tmp_path / "spec-store"
+    code, out, err = run(["ipfs", "put", str(hello), "--store", f"local:{store}"], capsys)
+    assert (code, out, err) == (0, HELLO_V1 + "\n", "")
+    assert LocalStore(store).get(HELLO_V1) == HELLO
+    assert not any(p.name.startswith("local:") for p in tmp_path.iterdir())
+    # relative local:DIR, and the plain directory, name the same store
+    dest = tmp_path / "copy.txt"
+    args = ["ipfs", "get", HELLO_V1, "-o", str(dest), "--store", "local:spec-store", "--json"]
+    code, out, _ = run(args, capsys)
+    assert code == 0 and dest.read_bytes() == HELLO
+    assert json.loads(out)["store"] == "local store spec-store"
+    assert run(["ipfs", "put", str(hello), "--store", "spec-store"], capsys)[0] == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy.txt", "hello.txt", "spec-store"]
+
+
+def test_kubo_spec_and_kubo_option_are_the_same_store(
+    hello: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for argv in (
+        ["ipfs", "put", str(hello), "--store", "kubo:http://127.0.0.1:9"],
+        ["ipfs", "put", str(hello), "--store", "http://127.0.0.1:9"],
+        ["ipfs", "put", str(hello), "--kubo", "http://127.0.0.1:9"],
+    ):
+        code, out, err = run(argv, capsys)
+        assert code == 1 and out == "" and "unreachable" in err and err.count("\n") == 1, argv
+
+
+def test_wrong_store_specs_are_one_line(
+    hello: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    cases = [
+        (["ipfs", "put", str(hello), "--store", "nosuch:/x"], "unknown store type 'nosuch'"),
+        (["ipfs", "put", str(hello), "--store", "local:"], "local: needs a directory"),
+        (["ipfs", "put", str(hello), "--store", "  "], "empty store specification"),
+        (["ipfs", "get", HELLO_V1, "-o", "o", "--store", "local:"], "local: needs a directory"),
+        (["ipfs", "put", str(hello), "--kubo", ""], "--kubo needs a URL"),
+    ]
+    for argv, message in cases:
+        code, out, err = run(argv, capsys)
+        assert code == 1 and out == "", argv
+        assert err.startswith("error: ") and message in err, (argv, err)
+        assert err.count("\n") == 1 and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hello.txt"]
+
+
+def test_existing_output_names_the_cli_flag(
+    hello: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = f"local:{tmp_path / 'store'}"
+    assert run(["ipfs", "put", str(hello), "--store", store], capsys)[0] == 0
+    hello_copy = tmp_path / "copy.txt"
+    hello_copy.write_bytes(b"keep")
+    code, _, err = run(["ipfs", "get", HELLO_V1, "-o", str(hello_copy), "--store", store], capsys)
+    assert code == 1 and "pass --force to replace it" in err and "overwrite/" not in err
+
+
+def test_real_subprocess_local_spec(hello: Path, tmp_path: Path) -> None:
+    """The reported bug: ``--store local:DIR`` made a directory named ``local:`` and exited 0."""
+    result = subprocess.run(
+        [sys.executable, "-m", "fedchain.cli", "ipfs", "put", str(hello), "--store", "local:st"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (0, HELLO_V1 + "\n", "")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hello.txt", "st"]
+    assert LocalStore(tmp_path / "st").has(HELLO_V1)
+    bad = subprocess.run(
+        [sys.executable, "-m", "fedchain.cli", "ipfs", "put", str(hello), "--store", "lcoal:st"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode == 1 and bad.stdout == "" and bad.stderr.count("\n") == 1
+    assert bad.stderr.startswith("error: unknown store type 'lcoal'")
