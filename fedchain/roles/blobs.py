@@ -9,12 +9,18 @@ reader gets is a :class:`~fedchain.storage.errors.StorageError`.
 The initial model also carries the task's manifest (:class:`~fedchain.roles.taskfile.
 TaskManifest`) in its metadata under :data:`MANIFEST_KEY`, so clients and miners learn the
 model, training, privacy and verification settings from the chain and the store alone.
+
+Each global model carries its round's verdict notes under :data:`VERDICT_KEY`: the accepted and
+aggregated client indices and the reason for every rejection (:func:`read_verdict_notes`), so a
+client learns why it was rejected and an auditor what the aggregate was made of.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -32,15 +38,20 @@ from fedchain.storage import (
 
 __all__ = [
     "MANIFEST_KEY",
+    "VERDICT_KEY",
     "FetchedModel",
     "PublishedModel",
     "fetch_model",
     "publish_model",
     "read_manifest",
+    "read_verdict_notes",
+    "verdict_notes_text",
 ]
 
 #: Metadata key of the task manifest inside the initial model blob.
 MANIFEST_KEY = "fedchain_task"
+#: Metadata key of the round's verdict notes inside a global model blob (a JSON object).
+VERDICT_KEY = "fedchain_verdict"
 
 
 @dataclass(frozen=True)
@@ -110,3 +121,32 @@ def read_manifest(initial: FetchedModel) -> TaskManifest:
     if "0x" + manifest.model.spec_hash() != initial.metadata.model_spec_hash:
         raise RoleError(f"the task manifest in {initial.cid} names another model spec")
     return manifest
+
+
+def verdict_notes_text(notes: Mapping[str, Any]) -> str:
+    """The canonical JSON of verdict notes (sorted keys: every member writes the same bytes)."""
+    return json.dumps(notes, sort_keys=True, separators=(",", ":"))
+
+
+def read_verdict_notes(model: FetchedModel) -> dict[str, Any] | None:
+    """The verdict notes of a global model: ``{"accepted": [...], "aggregated": [...],
+    "reasons": {"<index>": "<why>"}}``, or None when the blob carries none (or garbage)."""
+    text = model.metadata.extra.get(VERDICT_KEY)
+    if text is None:
+        return None
+    try:
+        notes = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(notes, dict):
+        return None
+    reasons = notes.get("reasons", {})
+    if not isinstance(reasons, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in reasons.items()
+    ):
+        return None
+    for key in ("accepted", "aggregated"):
+        value = notes.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(i, int) for i in value):
+            return None
+    return notes

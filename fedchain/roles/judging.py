@@ -1,9 +1,17 @@
 """A committee member's verdict on one round, from the checked updates: no chain, no store.
 
 Every member runs :func:`judge_round` on the same inputs and, because the verification rules
-are exact (Multi-KRUM's selection does not depend on float summation order), reaches the same
-accepted set on any machine. Only the aggregate is float arithmetic, which is why members
-compare the leader's model with their own within a tolerance (:func:`models_agree`).
+are exact (Multi-KRUM's selection and the outlier rule do not depend on float summation order),
+reaches the same sets on any machine. Only the aggregate is float arithmetic, which is why
+members compare the leader's model with their own within a tolerance (:func:`models_agree`).
+
+A verdict separates two things (M11: "penalise only what is shown"):
+
+- **accepted** (the on-chain bitmap: reputation H, reward, no M11 lazy round): every update not
+  shown to misbehave;
+- **aggregated** (the FedAvg input, written into the global model blob): the accepted updates
+  the rule selected. An honest update that Multi-KRUM's ``R − f`` cut leaves out is accepted but
+  not aggregated: the cut is a selection, not proof.
 
 Steps:
 
@@ -13,10 +21,14 @@ Steps:
    and an exact copy of an earlier submission's tensors are rejected as lazy (M11's q);
 3. the task's rule runs on the rest. Multi-KRUM uses the task's Byzantine bound f, less the
    updates already rejected in steps 1-2 (they count against f), and never more than R − 3 (it
-   needs R > f + 2); with fewer than three updates left, they are all accepted;
-4. the accepted updates are averaged weighted by sample count (FedAvg) into the next global
-   model; with none accepted, the global model stays as it was;
-5. reward weights in basis points for the contribution and data-amount policies.
+   needs R > f + 2); with fewer than three updates left, they are all accepted and aggregated.
+   An update whose exact Multi-KRUM score exceeds ``outlier_factor`` × the median score of the
+   selected updates is rejected as an outlier (:func:`~fedchain.verification.outliers.
+   krum_outliers`); the other updates the cut leaves out stay accepted, not aggregated;
+4. the aggregated updates are averaged weighted by sample count (FedAvg) into the next global
+   model; with none, the global model stays as it was;
+5. reward weights in basis points for the contribution and data-amount policies, over the
+   accepted updates.
 """
 
 from __future__ import annotations
@@ -29,11 +41,13 @@ import numpy as np
 from fedchain.chain.policies import POLICY_NAMES
 from fedchain.incentives import data_amount_bps
 from fedchain.learning import ModelSpec, apply_update, flatten_state, model_update
-from fedchain.verification import multikrum
 from fedchain.verification.contribution import contribution_weights, weights_to_bps
 from fedchain.verification.fedavg import fedavg
+from fedchain.verification.multikrum import multikrum
+from fedchain.verification.outliers import krum_outliers
 
 __all__ = [
+    "DEFAULT_OUTLIER_FACTOR",
     "POLICY_NAMES",
     "SUPPORTED_RULES",
     "CheckedUpdate",
@@ -45,6 +59,10 @@ __all__ = [
 
 #: Rules a committee member can run from the chain and the store alone.
 SUPPORTED_RULES = ("multikrum", "none", "fedavg")
+#: Default ratio of a Multi-KRUM score to the selected updates' median that shows an outlier.
+DEFAULT_OUTLIER_FACTOR = 3.0
+#: Why an accepted update was left out of the aggregate.
+NOT_SELECTED = "not selected by Multi-KRUM (kept out of the aggregate; no penalty)"
 
 
 @dataclass(frozen=True)
@@ -70,11 +88,15 @@ class RoundJudgement:
 
     Attributes:
         submitted: indices of the clients that submitted (sorted).
-        accepted: indices accepted (sorted, a subset of ``submitted``).
-        reasons: why each rejected index was rejected.
+        accepted: indices not shown to misbehave (sorted, a subset of ``submitted``): the
+            on-chain bitmap that earns reputation and rewards.
+        reasons: why each rejected index was rejected, and why each accepted index that is
+            not aggregated was left out.
         global_state: the next global model.
         weights_bps: per-client reward weights (empty unless the policy needs them).
         scores: Multi-KRUM scores by client index, when the rule ran.
+        aggregated: indices averaged into ``global_state`` (sorted, a subset of ``accepted``);
+            None means all of ``accepted``.
     """
 
     submitted: list[int]
@@ -83,6 +105,11 @@ class RoundJudgement:
     global_state: dict[str, np.ndarray]
     weights_bps: list[int] = field(default_factory=list)
     scores: dict[int, float] = field(default_factory=dict)
+    aggregated: list[int] | None = None
+
+    def __post_init__(self) -> None:
+        if self.aggregated is None:
+            self.aggregated = list(self.accepted)
 
     @property
     def rejected(self) -> list[int]:
@@ -90,12 +117,27 @@ class RoundJudgement:
         chosen = set(self.accepted)
         return [i for i in self.submitted if i not in chosen]
 
+    @property
+    def left_out(self) -> list[int]:
+        """Accepted but not aggregated (sorted): what the rule's cut alone kept out."""
+        chosen = set(self.aggregated or ())
+        return [i for i in self.accepted if i not in chosen]
+
+    def notes(self) -> dict[str, object]:
+        """What the leader writes into the global model blob (:data:`~fedchain.roles.blobs.
+        VERDICT_KEY`): the accepted and aggregated sets and every reason, by client index."""
+        return {
+            "accepted": list(self.accepted),
+            "aggregated": list(self.aggregated or ()),
+            "reasons": {str(i): self.reasons[i] for i in sorted(self.reasons)},
+        }
+
     def summary(self) -> JudgementSummary:
         """The verdict without the model (what a long-running miner keeps per round)."""
         return JudgementSummary(
             submitted=list(self.submitted), accepted=list(self.accepted),
             rejected=self.rejected, reasons=dict(self.reasons),
-            weights_bps=list(self.weights_bps),
+            weights_bps=list(self.weights_bps), aggregated=list(self.aggregated or ()),
         )  # fmt: skip
 
 
@@ -108,6 +150,7 @@ class JudgementSummary:
     rejected: list[int]
     reasons: dict[int, str]
     weights_bps: list[int]
+    aggregated: list[int] = field(default_factory=list)
 
 
 def _screen(
@@ -136,6 +179,7 @@ def judge_round(
     rule: str = "multikrum",
     screen_stale: bool = True,
     policy: str = "reputation",
+    outlier_factor: float = DEFAULT_OUTLIER_FACTOR,
 ) -> RoundJudgement:
     """Judge one round; see the module docstring for the steps.
 
@@ -151,33 +195,42 @@ def judge_round(
     if screen_stale:
         candidates = _screen(candidates, reasons)
     scores: dict[int, float] = {}
-    chosen = candidates
+    credited, chosen = list(candidates), list(candidates)
     if rule == "multikrum" and len(candidates) >= 3:
         f = max(0, min(byzantine_f - len(reasons), len(candidates) - 3))
-        result = multikrum(np.stack([d for _, d in candidates]), f=f)
+        deltas = np.stack([d for _, d in candidates])
+        result = multikrum(deltas, f=f)
+        outliers = set(krum_outliers(deltas, result, factor=outlier_factor))
         selected = set(result.selected)
-        chosen = [c for k, c in enumerate(candidates) if k in selected]
         for k, (upd, _) in enumerate(candidates):
             scores[upd.index] = float(result.scores[k])
-            if k not in selected:
-                reasons[upd.index] = "rejected by Multi-KRUM"
+            if k in outliers:
+                reasons[upd.index] = (
+                    f"outlier: Multi-KRUM score above {outlier_factor:g}x the selected "
+                    "updates' median"
+                )
+            elif k not in selected:
+                reasons[upd.index] = NOT_SELECTED
+        credited = [c for k, c in enumerate(candidates) if k not in outliers]
+        chosen = [c for k, c in enumerate(candidates) if k in selected and k not in outliers]
     elif rule not in SUPPORTED_RULES:
         raise ValueError(f"rule {rule!r} is not one a committee member can run")
+    credited.sort(key=lambda c: c[0].index)
     chosen.sort(key=lambda c: c[0].index)
-    accepted = [upd.index for upd, _ in chosen]
     if chosen:
         agg = fedavg([d for _, d in chosen], [upd.num_samples for upd, _ in chosen])
         new_state = apply_update(global_state, agg, spec)
     else:
         new_state = {k: np.array(v, dtype=np.float32) for k, v in global_state.items()}
-    weights = _weights(policy, n_clients, chosen, new_state, global_state)
+    weights = _weights(policy, n_clients, credited, new_state, global_state)
     return RoundJudgement(
         submitted=sorted(u.index for u in updates),
-        accepted=accepted,
+        accepted=[upd.index for upd, _ in credited],
         reasons=reasons,
         global_state=new_state,
         weights_bps=weights,
         scores=scores,
+        aggregated=[upd.index for upd, _ in chosen],
     )
 
 

@@ -10,12 +10,14 @@ passed), :meth:`Miner.step`:
    author binding is the M6 signature check: the contract recorded the submission under the
    transaction sender or the EIP-712 signer, and the blob must say the same;
 2. judges the round (:func:`~fedchain.roles.judging.judge_round`: stale/copy screening, the
-   task's rule, FedAvg of the accepted updates, reward weights);
-3. as the current leader, uploads its aggregate and posts the verdict;
-   as another member, attests the posted verdict only after checking that its submitted and
-   accepted sets equal its own and that the leader's model equals its own aggregate within the
-   task's tolerance. It dissents (attests its own verdict's hash) when they differ, and abstains
-   when it cannot check (a blob it cannot fetch now);
+   task's rule and its outlier rule, FedAvg of the aggregated updates, reward weights) and logs
+   every rejected or left-out client with the reason;
+3. as the current leader, uploads its aggregate (carrying the verdict notes: accepted and
+   aggregated sets, reasons) and posts the verdict;
+   as another member, attests the posted verdict only after checking that its submitted,
+   accepted and aggregated sets equal its own and that the leader's model equals its own
+   aggregate within the task's tolerance. It dissents (attests its own verdict's hash) when they
+   differ, and abstains when it cannot check (a blob it cannot fetch now);
 4. after the verdict deadline, the next miner in line replaces a leader that did not reach
    quorum (the contract slashes one that never posted); with no leader left, it cancels the task.
 
@@ -30,11 +32,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from fedchain.chain.verdicts import indices, make_verdict, verdict_hash
+from fedchain.report.labels import short_address
 from fedchain.roles.base import Activity, MemberRole, Participant
-from fedchain.roles.blobs import fetch_model, publish_model
+from fedchain.roles.blobs import (
+    VERDICT_KEY,
+    fetch_model,
+    publish_model,
+    read_verdict_notes,
+    verdict_notes_text,
+)
 from fedchain.roles.chainview import TaskLog, TaskState, TaskStatus, chain_now, error_name
 from fedchain.roles.errors import RoleError
 from fedchain.roles.judging import (
+    NOT_SELECTED,
     POLICY_NAMES,
     CheckedUpdate,
     JudgementSummary,
@@ -230,6 +240,7 @@ class Miner(MemberRole):
             glob, checked, spec=self.spec, n_clients=state.client_count,
             byzantine_f=state.byzantine_f, rule=manifest.verification.rule,
             screen_stale=manifest.verification.screen_stale, policy=POLICY_NAMES[state.policy],
+            outlier_factor=manifest.verification.outlier_factor,
         )  # fmt: skip
         if "accept_all" in self.faults:
             judgement.accepted = list(judgement.submitted)
@@ -237,18 +248,30 @@ class Miner(MemberRole):
         self.judgements[round] = judgement.summary()
         return judgement
 
-    def _global_metadata(
-        self, round: int, judgement: RoundJudgement, samples: int
-    ) -> ModelMetadata:
+    def _global_metadata(self, round: int, judgement: RoundJudgement) -> ModelMetadata:
+        """The global model's metadata: its samples are the aggregated updates', and it carries
+        the verdict notes (accepted, aggregated, reasons) for clients and auditors."""
+        subs = dict(self._member_submissions(round))
+        samples = sum(
+            int(subs[i].args["numSamples"]) for i in judgement.aggregated or () if i in subs
+        )
         return ModelMetadata(
             task_id=self.task_id, round=round, author=self.who.address, num_samples=samples,
             model_spec=self.spec.name, model_spec_hash="0x" + self.spec.spec_hash(),
-            kind="global",
+            kind="global", extra={VERDICT_KEY: verdict_notes_text(judgement.notes())},
         )  # fmt: skip
 
-    def _samples(self, round: int, accepted: list[int]) -> int:
-        subs = dict(self._member_submissions(round))
-        return sum(int(subs[i].args["numSamples"]) for i in accepted if i in subs)
+    def _client_label(self, index: int) -> str:
+        clients = self.log.clients()
+        return short_address(clients[index]) if index < len(clients) else f"client {index}"
+
+    def _report(self, round: int, judgement: RoundJudgement) -> None:
+        """One log line per rejected or left-out client, with the reason."""
+        for i in judgement.rejected:
+            why = judgement.reasons.get(i, "rejected")
+            self.who.say(f"round {round}: rejected {self._client_label(i)}: {why}")
+        for i in judgement.left_out:
+            self.who.say(f"round {round}: {self._client_label(i)} {NOT_SELECTED}")
 
     def _verdict(
         self, round: int, judgement: RoundJudgement, digest: bytes, codec: int
@@ -262,7 +285,7 @@ class Miner(MemberRole):
 
     def _lead(self, state: TaskState, judgement: RoundJudgement) -> Activity:
         r = state.round
-        meta = self._global_metadata(r, judgement, self._samples(r, judgement.accepted))
+        meta = self._global_metadata(r, judgement)
         published = publish_model(self.who.store, judgement.global_state, meta)
         verdict = self._verdict(r, judgement, published.digest, published.codec)
         try:
@@ -275,10 +298,12 @@ class Miner(MemberRole):
                 return Activity.WAITING  # the chain moved on meanwhile; look again
             raise
         self._done_attempts.add((r, state.attempt))
+        aggregated = len(judgement.aggregated or ())
         self.who.say(
-            f"round {r}: led; accepted {len(judgement.accepted)}/{len(judgement.submitted)}, "
-            f"rejected {judgement.rejected}, global model {published.cid}"
+            f"round {r}: led; accepted {len(judgement.accepted)}/{len(judgement.submitted)} "
+            f"(aggregated {aggregated}), global model {published.cid}"
         )
+        self._report(r, judgement)
         if result.events_named("RoundFinalized"):
             self.who.say(f"round {r}: finalized")
         return Activity.ACTED
@@ -304,8 +329,9 @@ class Miner(MemberRole):
         if agreed:
             attested = pending
         else:
-            blob = encode_model(judgement.global_state, metadata=self._global_metadata(
-                r, judgement, self._samples(r, judgement.accepted)))  # fmt: skip
+            blob = encode_model(
+                judgement.global_state, metadata=self._global_metadata(r, judgement)
+            )
             digest, codec = cid_to_digest(compute_cid(blob))
             attested = verdict_hash(self.task_id, r, self._verdict(r, judgement, digest, codec))
         try:
@@ -322,6 +348,7 @@ class Miner(MemberRole):
         self.checks.append(RoundCheck(r, attempt, agreed, diff, reason))
         if agreed:
             self.who.say(f"round {r}: attested the leader's verdict (max |Δ| {diff:.2e})")
+            self._report(r, judgement)
         else:
             self.who.say(f"round {r}: dissented: {reason}")
         return Activity.ACTED
@@ -345,6 +372,14 @@ class Miner(MemberRole):
             raise
         except StorageError as exc:
             return False, float("inf"), f"the leader's model is unusable: {exc}"
+        notes = read_verdict_notes(leader_model)
+        theirs_aggregated = notes.get("aggregated") if notes is not None else None
+        if theirs_aggregated != judgement.aggregated:
+            return (
+                False,
+                float("inf"),
+                f"aggregated set {theirs_aggregated} != ours {judgement.aggregated}",
+            )
         tolerance = self.manifest.verification.tolerance
         agree, diff = models_agree(judgement.global_state, leader_model.state, tolerance=tolerance)
         if not agree:

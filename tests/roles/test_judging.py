@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fedchain.learning import apply_update, build_model, get_state, make_spec, model_update
-from fedchain.roles.judging import CheckedUpdate, judge_round, models_agree
+from fedchain.roles.judging import NOT_SELECTED, CheckedUpdate, judge_round, models_agree
 from fedchain.verification import multikrum
 from fedchain.verification.fedavg import fedavg
 
@@ -50,7 +50,8 @@ def test_stale_copy_and_invalid_updates_count_against_f(glob: dict[str, np.ndarr
     assert j.accepted == [0, 1, 2, 3, 4]
     assert j.reasons[5].startswith("stale") and "copy of client 2" in j.reasons[6]
     assert j.reasons[7] == "blob not found on the store"
-    assert j.reasons[8] == "rejected by Multi-KRUM"
+    assert j.reasons[8].startswith("outlier: Multi-KRUM score above 3x")
+    assert j.aggregated == [0, 1, 2, 3, 4]
     # Three rejections before the rule leave f = 1 for Multi-KRUM over the six others.
     deltas = np.stack([model_update(s, glob) for s in [*honest, flipped]])
     assert multikrum(deltas, f=1).rejected == [5]
@@ -91,3 +92,46 @@ def test_models_agree_within_tolerance_only(glob: dict[str, np.ndarray]) -> None
 def test_unknown_rule_is_refused(glob: dict[str, np.ndarray]) -> None:
     with pytest.raises(ValueError, match="mutual_validation"):
         judge_round(glob, [], spec=SPEC, n_clients=1, byzantine_f=0, rule="mutual_validation")
+
+
+@pytest.mark.parametrize("f", [1, 2, 3])
+def test_an_attack_free_round_accepts_every_honest_update(
+    glob: dict[str, np.ndarray], f: int
+) -> None:
+    """Multi-KRUM's cut leaves f honest updates out of the aggregate, and penalises none."""
+    honest = [_local(glob, s) for s in range(8)]
+    updates = [CheckedUpdate(i, 50 + i, s) for i, s in enumerate(honest)]
+    j = judge_round(glob, updates, spec=SPEC, n_clients=8, byzantine_f=f, policy="data_amount")
+    assert j.accepted == list(range(8)) and j.rejected == []
+    assert len(j.aggregated or ()) == 8 - f and len(j.left_out) == f
+    assert all(j.reasons[i] == NOT_SELECTED for i in j.left_out)
+    assert set(j.reasons) == set(j.left_out)
+    # Rewards follow the accepted set; the model follows the aggregated one.
+    assert all(j.weights_bps[i] > 0 for i in range(8))
+    chosen = j.aggregated or []
+    expected = apply_update(
+        glob,
+        fedavg([model_update(honest[i], glob) for i in chosen], [50 + i for i in chosen]),
+        SPEC,
+    )
+    assert models_agree(j.global_state, expected, tolerance=1e-6)[0]
+    notes = j.notes()
+    assert notes["accepted"] == list(range(8)) and notes["aggregated"] == chosen
+    assert notes["reasons"] == {str(i): NOT_SELECTED for i in j.left_out}
+
+
+def test_an_outlier_is_rejected_and_a_mild_attacker_only_left_out(
+    glob: dict[str, np.ndarray],
+) -> None:
+    honest = [_local(glob, s) for s in range(6)]
+    loud = apply_update(glob, -4 * model_update(honest[0], glob), SPEC)
+    updates = [*(CheckedUpdate(i, 10, s) for i, s in enumerate(honest)), CheckedUpdate(6, 10, loud)]
+    j = judge_round(glob, updates, spec=SPEC, n_clients=7, byzantine_f=1)
+    assert j.rejected == [6] and j.reasons[6].startswith("outlier")
+    # A threshold above the loud update's score ratio: it is only kept out of the aggregate.
+    ratio = j.scores[6] / float(np.median(sorted(j.scores[i] for i in range(6))[:3]))
+    lenient = judge_round(
+        glob, updates, spec=SPEC, n_clients=7, byzantine_f=1, outlier_factor=2 * ratio
+    )
+    assert lenient.rejected == [] and lenient.left_out == [6]
+    assert lenient.reasons[6] == NOT_SELECTED

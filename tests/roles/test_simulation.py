@@ -163,3 +163,18 @@ def test_simulation_on_anvil_waits_for_real_deadlines() -> None:
     (row,) = s["rounds"]
     assert row["missing"] == [s["clients"][2]] and len(row["accepted"]) == 2
     assert s["balanced"] is True
+
+
+@pytest.mark.parametrize("f", [1, 2])
+def test_honest_clients_of_an_attack_free_task_never_lose(f: int) -> None:
+    """Multi-KRUM's cut leaves f honest updates out of every aggregate; none is penalised."""
+    result = _run(_task(max_clients=6, byzantine_f=f), miners=3)
+    s = result.summary
+    assert s["malicious"] == []
+    for row in s["rounds"]:
+        assert row["accepted"] == s["clients"] and row["rejected"] == []
+    for c in s["clients"]:
+        gammas = s["reputation"][c]
+        assert gammas == sorted(gammas)  # never falls
+        p = s["payouts"][c]
+        assert p["penalty"] == 0 and p["payout"] >= MORTGAGE + p["reward"] > MORTGAGE

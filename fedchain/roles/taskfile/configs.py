@@ -13,12 +13,13 @@ from fedchain.learning import (
     ModelSpecError,
     PrivacyConfig,
     PrivacyConfigError,
+    build_model,
     make_spec,
     model_names,
     privacy_mechanisms,
 )
 from fedchain.learning.data import DATASETS
-from fedchain.roles.judging import SUPPORTED_RULES
+from fedchain.roles.judging import DEFAULT_OUTLIER_FACTOR, SUPPORTED_RULES
 from fedchain.roles.taskfile.errors import kind_of, located_error
 from fedchain.roles.taskfile.reader import MISSING, Table
 
@@ -39,7 +40,7 @@ MANIFEST_FORMAT: Final = "fedchain-task/1"
 #: Keys of ``[training]``.
 TRAINING_KEYS: Final = ("epochs", "batch_size", "lr", "momentum")
 #: Keys of ``[verification]``.
-VERIFICATION_KEYS: Final = ("rule", "tolerance", "screen_stale")
+VERIFICATION_KEYS: Final = ("rule", "tolerance", "screen_stale", "outlier_factor")
 _DEFAULT_PRIVACY_PARAMS: Final = {"feature_dp": {"epsilon": 2.0}}
 
 
@@ -85,11 +86,15 @@ class VerificationConfig:
             member's own aggregate before it refuses to attest.
         screen_stale: reject updates equal to the global model (an all-zero delta) and exact
             duplicates before the rule runs.
+        outlier_factor: Multi-KRUM rejects (and M11 penalises) an update only when its score
+            exceeds this multiple of the selected updates' median score; the other updates the
+            cut leaves out are accepted but not aggregated (see :mod:`fedchain.roles.judging`).
     """
 
     rule: str
     tolerance: float
     screen_stale: bool
+    outlier_factor: float = DEFAULT_OUTLIER_FACTOR
 
     @classmethod
     def _read(cls, t: Table, *, required: bool) -> VerificationConfig:
@@ -100,23 +105,36 @@ class VerificationConfig:
             rule=t.text("rule", default("multikrum"), choices=list(SUPPORTED_RULES)),
             tolerance=t.number("tolerance", default(1e-4), lo=0.0),
             screen_stale=t.flag("screen_stale", default(True)),
+            outlier_factor=t.number("outlier_factor", DEFAULT_OUTLIER_FACTOR, lo=1.0, lo_open=True),
         )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields."""
-        return {"rule": self.rule, "tolerance": self.tolerance, "screen_stale": self.screen_stale}
+        return {
+            "rule": self.rule,
+            "tolerance": self.tolerance,
+            "screen_stale": self.screen_stale,
+            "outlier_factor": self.outlier_factor,
+        }
 
 
 def model_spec(t: Table, name: str, params: Any) -> ModelSpec:
-    """The registered model ``name`` built with ``params``; errors name ``t``'s keys."""
+    """The registered model ``name`` resolved with ``params``; errors name ``t``'s keys.
+
+    The model is built once (a few kilobytes of weights), so that a bad parameter
+    value (``norm = "bogus"``) is reported here, naming the file and ``[model] params``, and not
+    later by whoever builds the model first.
+    """
     if name not in model_names():
         raise t.error("name", f"unknown model {name!r}; known: {', '.join(model_names())}")
     if not isinstance(params, Mapping):
         raise t.error("params", f"must be a table, got {kind_of(params)}")
     try:
-        return make_spec(name, **params)
+        spec = make_spec(name, **params)
+        build_model(spec, seed=0)  # seeded: the global torch RNG is left alone
     except ModelSpecError as exc:
         raise t.error("params", str(exc)) from None
+    return spec
 
 
 def privacy_config(t: Table, mechanism: str, params: Mapping[str, Any]) -> PrivacyConfig | None:
