@@ -19,16 +19,17 @@ import json
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from eth_account import Account
-from eth_account.signers.local import LocalAccount
 from eth_utils import is_address, to_checksum_address
 
 from fedchain.chain.errors import ChainError
 from fedchain.errors import ConfigError
 from fedchain.fsutil import atomic_output
 from fedchain.jsonfile import read_json_file
+
+if TYPE_CHECKING:  # eth_account costs about 1 s to import: only the functions that sign load it
+    from eth_account.signers.local import LocalAccount
 
 __all__ = [
     "LIGHT_SCRYPT_N",
@@ -77,6 +78,8 @@ def parse_private_key(value: str | bytes, *, what: str) -> bytes:
             raise problem from None
     if not isinstance(value, bytes | bytearray) or len(value) != 32:
         raise problem
+    from eth_account import Account
+
     try:
         Account.from_key(bytes(value))  # 0 and values >= the curve order are not keys
     except Exception:
@@ -132,6 +135,8 @@ def load_account(
         KeyLoadError: no key given, no password, wrong password, an unreadable or invalid
             keystore, or a malformed key in ``key_env``.
     """
+    from eth_account import Account
+
     env = os.environ if environ is None else environ
     if keystore is None:
         value = env.get(key_env)
@@ -197,6 +202,8 @@ def create_keystore(
         raise KeyLoadError(f"kdf_iterations must be a positive integer, got {n!r}")
     if n is not None and kdf == "scrypt" and (n < 2 or n & (n - 1)):
         raise KeyLoadError(f"scrypt's N (kdf_iterations) must be a power of two > 1, got {n}")
+    from eth_account import Account
+
     if private_key is None:
         account: LocalAccount = Account.create()
     else:

@@ -135,3 +135,21 @@ def test_expected_failures_are_one_line(
     monkeypatch.setenv("FEDCHAIN_KEYSTORE_PASSWORD", "")
     code, _, err = run(["account", "new", "--keystore", str(tmp_path / "e.json")], capsys)
     assert (code, err) == (1, "error: the keystore password must not be empty\n")
+
+
+def test_address_reads_the_file_without_loading_eth_account(tmp_path: Path) -> None:
+    """``account address`` decrypts nothing, so it does not pay eth_account's ~1 s import."""
+    import subprocess
+    import sys
+
+    keystore = tmp_path / "key.json"
+    create_keystore(keystore, password=PASSWORD, private_key=KEY, kdf_iterations=LIGHT_SCRYPT_N)
+    code = (
+        "import sys\nfrom fedchain.cli import main\ntry:\n"
+        f"    main(['account', 'address', '--keystore', {str(keystore)!r}])\n"
+        "except SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('eth_account', 'web3')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [ADDRESS, "[]"]
