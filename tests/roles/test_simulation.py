@@ -14,6 +14,8 @@ from fedchain.roles.taskfile import TaskFile
 from fedchain.sim import SimConfig, SimResult, run_simulation
 
 MORTGAGE = 6 * 10**15  # divisible by 1, 2 and 3 rounds
+#: A sign-flipper loud enough to be an outlier (a plain flip is only cut from the aggregate).
+LOUD_FLIP = {"name": "sign_flip", "params": {"scale": 4.0}}
 
 
 def _task(**task: Any) -> TaskFile:
@@ -30,7 +32,7 @@ def _run(task: TaskFile, **options: Any) -> SimResult:
 
 
 def test_sign_flipper_is_rejected_and_penalized_honest_clients_rewarded() -> None:
-    result = _run(_task(), attacks={4: {"name": "sign_flip", "params": {"scale": 4.0}}}, miners=3)
+    result = _run(_task(), attacks={4: LOUD_FLIP}, miners=3)
     s = result.summary
     clients = s["clients"]
     attacker = clients[4]
@@ -72,7 +74,7 @@ def test_silent_and_down_miners_are_replaced_and_quorum_still_finalizes() -> Non
     # quorum of a committee of three is two: the poster and miner 0's attestation.
     result = _run(
         _task(rounds=3), miners=3, miner_faults={0: frozenset({"silent_leader"})},
-        offline_miners=frozenset({2}), attacks={4: "sign_flip"},
+        offline_miners=frozenset({2}), attacks={4: LOUD_FLIP},
     )  # fmt: skip
     s = result.summary
     m0, m1, m2 = s["miners"]
@@ -93,7 +95,7 @@ def test_silent_and_down_miners_are_replaced_and_quorum_still_finalizes() -> Non
 
 def test_members_dissent_from_a_leader_that_accepts_everything() -> None:
     result = _run(
-        _task(), miners=3, miner_faults={0: frozenset({"accept_all"})}, attacks={4: "sign_flip"}
+        _task(), miners=3, miner_faults={0: frozenset({"accept_all"})}, attacks={4: LOUD_FLIP}
     )
     s = result.summary
     m0 = s["miners"][0]
