@@ -6,6 +6,10 @@ outlives the Python process that started it: on Linux the child gets ``PR_SET_PD
 when the starting thread dies, including SIGKILL of the parent), and an ``atexit`` hook stops what
 is left. A *detached* node (``AnvilNode(detached=True)``, what ``fedchain devnet up`` starts) runs
 in its own session instead, writes its output to a file, and lives on until it is stopped by PID.
+
+With ``state_path`` the chain outlives the process too: Anvil loads the file when it exists and
+writes it again on a graceful exit (SIGTERM or SIGINT, which :meth:`AnvilNode.stop` sends first),
+and every ``state_interval`` seconds, so that even a SIGKILL loses at most that much.
 """
 
 from __future__ import annotations
@@ -117,6 +121,12 @@ class AnvilNode:
         log_path: a detached node's output file (appended to; created with its parents); None:
             a new temporary file, kept. An attached node always logs to a temporary file that
             :meth:`stop` deletes.
+        state_path: keep the chain in this file (``anvil --state``): loaded at start when it
+            exists, written on a graceful stop.
+        state_interval: with ``state_path``, also write it every this many seconds
+            (``--state-interval``).
+        stop_grace: seconds :meth:`stop` waits after SIGTERM (while Anvil writes its state)
+            before it sends SIGKILL.
     """
 
     def __init__(
@@ -134,6 +144,9 @@ class AnvilNode:
         extra_args: tuple[str, ...] = (),
         detached: bool = False,
         log_path: str | Path | None = None,
+        state_path: str | Path | None = None,
+        state_interval: int | None = None,
+        stop_grace: float = 5.0,
     ) -> None:
         self.chain_id = chain_id
         self.accounts = accounts
@@ -146,6 +159,11 @@ class AnvilNode:
         if log_path is not None and not detached:
             raise ChainConfigError("log_path= applies to detached Anvil nodes only")
         self.detached = detached
+        if state_interval is not None and (state_path is None or state_interval < 1):
+            raise ChainConfigError("state_interval= needs state_path= and at least 1 second")
+        self.state_path = Path(state_path) if state_path is not None else None
+        self.state_interval = state_interval
+        self.stop_grace = stop_grace
         self._log_path = Path(log_path) if log_path is not None else None
         self._fixed_port = port
         self._binary = Path(binary) if binary is not None else None
@@ -210,6 +228,10 @@ class AnvilNode:
             cmd += ["--block-time", str(self.block_time)]
         if self.gas_limit is not None:
             cmd += ["--gas-limit", str(self.gas_limit)]
+        if self.state_path is not None:
+            cmd += ["--state", str(self.state_path)]
+            if self.state_interval is not None:
+                cmd += ["--state-interval", str(self.state_interval)]
         return cmd + list(self.extra_args)
 
     def start(self) -> AnvilNode:
@@ -332,10 +354,11 @@ class AnvilNode:
                 self._log.close()
             self._log = None
 
-    def stop(self, *, grace: float = 5.0) -> None:
-        """Stop the process by PID: SIGTERM, then SIGKILL after ``grace`` seconds. Idempotent."""
+    def stop(self, *, grace: float | None = None) -> None:
+        """Stop the process by PID: SIGTERM (Anvil writes its ``state_path``), then SIGKILL
+        after ``grace`` seconds (default ``stop_grace``). Idempotent."""
         with self._lock:
-            self._terminate(grace)
+            self._terminate(self.stop_grace if grace is None else grace)
             self._close_log()
             self.port = None
             _live.discard(self)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -50,11 +51,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEPLOYMENT_ENV",
+    "NODE_TIMEOUT_ENV",
+    "NODE_UNREACHABLE_EXIT",
     "RPC_URL_ENV",
     "DeploymentOpt",
     "Describe",
     "JsonOpt",
     "KeystoreOpt",
+    "NodeTimeoutOpt",
     "Output",
     "PollOpt",
     "RoleDisplay",
@@ -80,6 +84,10 @@ __all__ = [
 DEPLOYMENT_ENV = "FEDCHAIN_DEPLOYMENT"
 #: Environment variable holding the JSON-RPC URL.
 RPC_URL_ENV = "FEDCHAIN_RPC_URL"
+#: Environment variable: seconds a long-running role waits for an unreachable node.
+NODE_TIMEOUT_ENV = "FEDCHAIN_NODE_TIMEOUT"
+#: Exit code of a long-running role that gave up on an unreachable node.
+NODE_UNREACHABLE_EXIT = 3
 _ADDRESS_KEYS = ("participant_registry", "model_registry", "task_manager", "task_manager_extension")
 _DEPLOYMENT_HINT = (
     "run 'fedchain devnet up' or 'fedchain deploy', or pass --deployment FILE "
@@ -134,6 +142,17 @@ TimeoutOpt = Annotated[
     ),
 ]
 TaskIdOpt = Annotated[int, typer.Option("--task", min=1, help="The task id.", show_default=False)]
+NodeTimeoutOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--node-timeout",
+        envvar=NODE_TIMEOUT_ENV,
+        min=0.0,
+        help="While the node is unreachable, retry this many seconds before giving up "
+        f"(exit {NODE_UNREACHABLE_EXIT}; default 300).",
+        show_default=False,
+    ),
+]
 
 
 # -- files ------------------------------------------------------------------------------------
@@ -512,6 +531,24 @@ class RoleDisplay:
         self._progress.stop()
 
 
+def _node_timeout(value: float | None) -> float:
+    """``value``, else ``$FEDCHAIN_NODE_TIMEOUT``, else the roles' default (300 s)."""
+    from fedchain.roles.base import DEFAULT_NODE_TIMEOUT
+
+    if value is not None:
+        return value
+    raw = os.environ.get(NODE_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_NODE_TIMEOUT
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ConfigError(f"{NODE_TIMEOUT_ENV}={raw!r} is not a number of seconds")
+    return seconds
+
+
 def drive(
     role: TaskRole,
     *,
@@ -520,6 +557,7 @@ def drive(
     poll: float,
     timeout: float | None,
     what: str,
+    node_timeout: float | None = None,
 ) -> ClaimResult | None:
     """Step ``role`` until it is done, showing its progress (like :meth:`TaskRole.run`).
 
@@ -529,9 +567,14 @@ def drive(
     roles. Ctrl-C prints one line and exits with code 130; the role can be started again, since
     it re-derives everything from the chain.
 
+    While the node is unreachable the role retries (one log line when it goes, one when it is
+    back) for ``node_timeout`` seconds in a row (default ``$FEDCHAIN_NODE_TIMEOUT``, else 300);
+    then it prints one ``error:`` line and exits with :data:`NODE_UNREACHABLE_EXIT` (3).
+
     Raises:
         RoleTimeoutError: not done after ``timeout`` seconds.
     """
+    from fedchain.chain.errors import ChainConnectionError, NodeWaitTimeoutError
     from fedchain.roles.base import MemberRole
     from fedchain.roles.chainview import read_task
     from fedchain.roles.errors import RoleTimeoutError
@@ -539,15 +582,21 @@ def drive(
     def show(_: object = None) -> None:
         display.update(*describe(read_task(role.who.tasks, role.task_id)))
 
+    bound = _node_timeout(node_timeout)
     try:
-        role.run(poll=poll, timeout=timeout, on_wait=show)
-        show()
+        role.run(poll=poll, timeout=timeout, on_wait=show, node_timeout=bound)
+        with contextlib.suppress(ChainConnectionError):  # done: the bar is only cosmetic
+            show()
         return role.claimed if isinstance(role, MemberRole) else None
     except RoleTimeoutError:
         raise RoleTimeoutError(
             f"{what}: task {role.task_id} not done after {timeout:g} s "
             "(run the same command again to carry on)"
         ) from None
+    except NodeWaitTimeoutError as exc:
+        display.__exit__(None, None, None)
+        typer.echo(f"error: {what}: {exc}", err=True)
+        raise typer.Exit(NODE_UNREACHABLE_EXIT) from None
     except KeyboardInterrupt:
         display.__exit__(None, None, None)
         typer.echo(

@@ -4,9 +4,13 @@
 ``devnet up`` starts Anvil as a detached process (its own session: it outlives the command and
 the terminal), deploys the contracts from the first development account of the public test
 mnemonic, and writes ``DIR/deployment.json`` (for every other command) and ``DIR/devnet.json``
-(PID, URL, chain id, log file). ``devnet down`` stops that PID after checking that it is still
-that Anvil process. Development keys are the public test mnemonic's: never send real value to
-them.
+(PID, URL, chain id, log file). The chain is kept in ``DIR/state.json`` (``anvil --state``,
+written every few seconds and when the node stops), so a later ``devnet up`` resumes the same
+chain and deployment instead of deploying afresh. ``devnet down`` stops that PID with SIGTERM
+(Anvil writes its state) after checking that it is still that Anvil process. A deployment file
+that does not match the chain (another chain id, no code at its addresses, another block at its
+recorded deployment block) is refused, never silently reused or replaced. Development keys are
+the public test mnemonic's: never send real value to them.
 """
 
 from __future__ import annotations
@@ -14,13 +18,16 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import urlsplit
 
 import typer
 
 from fedchain.cli.common import (
+    DEPLOYMENT_ENV,
     RPC_URL_ENV,
     JsonOpt,
     KeystoreOpt,
@@ -29,6 +36,7 @@ from fedchain.cli.common import (
     check_rpc_url,
     hiding_credentials,
     load_key,
+    read_deployment_file,
     redact_url,
     url_has_credentials,
     write_json_file,
@@ -37,20 +45,28 @@ from fedchain.errors import ConfigError
 from fedchain.jsonfile import read_json_file
 from fedchain.report import format_wei
 
-__all__ = ["DEVNET_FORMAT", "DevnetError", "app", "register"]
+if TYPE_CHECKING:
+    from fedchain.chain.connection import Chain
+
+__all__ = ["DEVNET_FORMAT", "STATE_INTERVAL", "DevnetError", "app", "chain_mismatch", "register"]
 
 #: Version tag of ``devnet.json``.
 DEVNET_FORMAT = "fedchain-devnet/1"
 _DEVNET_FILE = "devnet.json"
 _DEPLOYMENT_FILE = "deployment.json"
 _LOG_FILE = "anvil.log"
-_STOP_GRACE = 5.0
+_STATE_FILE = "state.json"
+#: Seconds between Anvil's state dumps: what a SIGKILL of the node can lose at most.
+STATE_INTERVAL = 2
+_STOP_GRACE = 10.0
 
 app = typer.Typer(
     help="A local development chain (Anvil) with the FedChain contracts deployed.",
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+_ADDRESS_KEYS = ("participant_registry", "model_registry", "task_manager", "task_manager_extension")
 
 DirOpt = Annotated[
     Path, typer.Option("--dir", help="The devnet's directory (deployment, PID file, log).")
@@ -126,6 +142,57 @@ def _stop(pid: int, port: int | None) -> None:
     raise DevnetError(f"Anvil (PID {pid}) did not stop after SIGKILL")
 
 
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _recorded_port(document: dict[str, Any]) -> int | None:
+    url = document.get("rpc_url")
+    if not isinstance(url, str):
+        return None
+    try:
+        return urlsplit(url).port
+    except ValueError:
+        return None
+
+
+def _deployed_block(chain: Chain) -> dict[str, Any]:
+    """The latest block (the deployment's last) by number and hash: names this very chain."""
+    block = chain.w3.eth.get_block("latest")
+    return {"number": int(block["number"]), "hash": "0x" + bytes(block["hash"]).hex()}
+
+
+def chain_mismatch(chain: Chain, document: dict[str, Any]) -> str | None:
+    """Why the deployment file ``document`` does not describe the contracts on ``chain``, or
+    None when it does: another chain id, no code at one of its addresses, or (when the file
+    records it) another block at its deployment block."""
+    if int(document["chain_id"]) != chain.chain_id:
+        return f"it is for chain id {document['chain_id']}, the node's is {chain.chain_id}"
+    for key in _ADDRESS_KEYS:
+        if len(chain.w3.eth.get_code(document[key])) == 0:
+            return f"there is no contract code at its {key} {document[key]}"
+    from web3.exceptions import BlockNotFound
+
+    recorded = document.get("deployed_block")
+    if isinstance(recorded, dict) and isinstance(recorded.get("number"), int):
+        try:
+            block = chain.w3.eth.get_block(recorded["number"])
+            found = "0x" + bytes(block["hash"]).hex()
+        except BlockNotFound:
+            found = None
+        if found != recorded.get("hash"):
+            return (
+                f"block {recorded['number']} of this chain is not the one it was deployed in "
+                "(another chain at the same addresses)"
+            )
+    return None
+
+
 def _remove(*paths: Path) -> None:
     for path in paths:
         with contextlib.suppress(FileNotFoundError):
@@ -157,12 +224,20 @@ def up_command(
         ),
     ] = 1.0,
     chain_id: Annotated[int, typer.Option("--chain-id", min=1, help="The chain id.")] = 31337,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Discard the devnet's chain and deployment in DIR (if any) and deploy afresh.",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Start a detached Anvil node on 127.0.0.1, deploy the contracts, write DIR/deployment.json."""
+    """Start a detached Anvil node on 127.0.0.1 and deploy the contracts (DIR/deployment.json);
+    a devnet that was stopped resumes its chain and deployment from DIR/state.json."""
     from fedchain.chain.anvil import DEFAULT_MNEMONIC, AnvilNode
     from fedchain.chain.connection import connect, derive_accounts
-    from fedchain.chain.deploy import deploy_fedchain
+    from fedchain.chain.deploy import Deployment, deploy_fedchain
 
     if (directory / _DEVNET_FILE).exists():
         running = _read_devnet(directory)
@@ -171,22 +246,60 @@ def up_command(
                 f"a devnet is already running in {directory} (PID {running['pid']}, "
                 f"{running['rpc_url']}); stop it with 'fedchain devnet down --dir {directory}'"
             )
+    deployment_path = directory / _DEPLOYMENT_FILE
+    state = (directory / _STATE_FILE).resolve()
+    again = "pass --force to discard it and deploy afresh, or use another --dir"
+    previous: dict[str, Any] | None = None
+    if force:
+        _remove(state)
+    elif deployment_path.exists():
+        previous = read_deployment_file(deployment_path)
+        if not state.exists():
+            raise DevnetError(
+                f"{deployment_path} exists but the chain it was deployed on is gone (no "
+                f"{state.name} in {directory}); {again}"
+            )
+        if int(previous["chain_id"]) != chain_id:
+            raise DevnetError(
+                f"{deployment_path} is for chain id {previous['chain_id']}, not --chain-id "
+                f"{chain_id}; pass --chain-id {previous['chain_id']} to resume it, or {again}"
+            )
+        if port is None:
+            recorded = _recorded_port(previous)
+            port = recorded if recorded is not None and _port_free(recorded) else None
     directory.mkdir(parents=True, exist_ok=True)
     log = (directory / _LOG_FILE).resolve()
     node = AnvilNode(
         chain_id=chain_id, accounts=accounts, port=port, block_time=block_time or None,
-        detached=True, log_path=log,
+        detached=True, log_path=log, state_path=state, state_interval=STATE_INTERVAL,
+        stop_grace=_STOP_GRACE,
     ).start()  # fmt: skip
     try:
         with connect(node.url, mnemonic=DEFAULT_MNEMONIC, accounts=accounts) as chain:
-            deployer = chain.dev_accounts(1)[0]
-            deployment = deploy_fedchain(chain, deployer=deployer)
-            document = {**deployment.to_json(), "rpc_url": node.url}
-        deployment_file = write_json_file(directory / _DEPLOYMENT_FILE, document, overwrite=True)
+            if previous is not None:
+                mismatch = chain_mismatch(chain, previous)
+                if mismatch is not None:
+                    raise DevnetError(
+                        f"{deployment_path} does not belong to the chain in {state}: "
+                        f"{mismatch}; {again}"
+                    )
+                document = {**previous, "rpc_url": node.url}
+                tasks = Deployment.from_json(chain, previous).tasks
+                resumed = (chain.block_number(), int(tasks.taskCount()))
+            else:
+                deployer = chain.dev_accounts(1)[0]
+                deployment = deploy_fedchain(chain, deployer=deployer)
+                document = {
+                    **deployment.to_json(), "rpc_url": node.url,
+                    "deployed_block": _deployed_block(chain),
+                }  # fmt: skip
+                resumed = None
+        deployment_file = write_json_file(deployment_path, document, overwrite=True)
         info = {
             "format": DEVNET_FORMAT, "pid": node.pid, "rpc_url": node.url, "port": node.port,
             "chain_id": chain_id, "accounts": accounts, "log": str(log),
-            "deployment": str(deployment_file.resolve()), "started_at": int(time.time()),
+            "deployment": str(deployment_file.resolve()), "state": str(state),
+            "resumed": resumed is not None, "started_at": int(time.time()),
         }  # fmt: skip
         write_json_file(directory / _DEVNET_FILE, info, overwrite=True)
     except BaseException:
@@ -195,6 +308,11 @@ def up_command(
     addresses = [a.address for a in derive_accounts(DEFAULT_MNEMONIC, accounts)]
     out = Output(as_json)
     out.line(f"devnet running: {node.url} (chain id {chain_id}, PID {node.pid}, log {log})")
+    if resumed is not None:
+        out.line(
+            f"resumed the chain in {state}: block {resumed[0]}, {resumed[1]} task(s), the "
+            "contracts of the deployment file"
+        )
     shown = deployment_file.resolve()
     out.line(f"deployment file: {shown} (export FEDCHAIN_DEPLOYMENT={shown})")
     out.line(
@@ -208,20 +326,38 @@ def up_command(
 
 
 @app.command("down")
-def down_command(directory: DirOpt = Path(".fedchain-devnet"), as_json: JsonOpt = False) -> None:
-    """Stop the devnet's Anvil (by the PID in DIR/devnet.json) and remove its files."""
+def down_command(
+    directory: DirOpt = Path(".fedchain-devnet"),
+    reset: Annotated[
+        bool,
+        typer.Option(
+            "--reset", help="Also delete the chain (DIR/state.json) and DIR/deployment.json."
+        ),
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Stop the devnet's Anvil (by the PID in DIR/devnet.json); its chain stays in
+    DIR/state.json for the next 'devnet up' (unless --reset)."""
     info = _read_devnet(directory)
     pid, port = int(info["pid"]), info.get("port")
     state = _process_state(pid, port)
     if state == "anvil":
-        _stop(pid, port)
-    _remove(directory / _DEVNET_FILE, directory / _DEPLOYMENT_FILE)
+        _stop(pid, port)  # SIGTERM first: Anvil writes its state file on the way out
+    _remove(directory / _DEVNET_FILE)
+    if reset:
+        _remove(directory / _DEPLOYMENT_FILE, directory / _STATE_FILE)
     out = Output(as_json)
     if state == "anvil":
         out.line(f"stopped the devnet (PID {pid}, {info['rpc_url']})")
     else:
-        out.line(f"the devnet (PID {pid}) was not running; removed its files")
-    out.result({"pid": pid, "rpc_url": info["rpc_url"], "stopped": state == "anvil"})
+        out.line(f"the devnet (PID {pid}) was not running; removed its PID file")
+    if reset:
+        out.line(f"deleted its chain and deployment in {directory}")
+    else:
+        out.line(f"its chain is kept in {directory / _STATE_FILE}: 'fedchain devnet up --dir "
+                 f"{directory}' resumes it (--reset deletes it)")  # fmt: skip
+    out.result({"pid": pid, "rpc_url": info["rpc_url"], "stopped": state == "anvil",
+                "reset": reset})  # fmt: skip
 
 
 @app.command("fund")
@@ -230,11 +366,31 @@ def fund_command(
     amount: Annotated[
         str, typer.Option("--amount", help='How much: "10 ether", "5 gwei", or wei.')
     ] = "10 ether",
-    directory: DirOpt = Path(".fedchain-devnet"),
+    directory: Annotated[
+        Path | None,
+        typer.Option(
+            "--dir",
+            help="The devnet's directory (default: the node of --deployment, else "
+            ".fedchain-devnet).",
+            show_default=False,
+        ),
+    ] = None,
+    deployment_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--deployment",
+            envvar=DEPLOYMENT_ENV,
+            help="A deployment file whose rpc_url names the node (when no --dir is given).",
+            show_default=False,
+        ),
+    ] = None,
     rpc_url: RpcUrlOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Send AMOUNT to ADDRESS from development account 0 (e.g. a key made by 'account new')."""
+    """Send AMOUNT to ADDRESS from development account 0 (e.g. a key made by 'account new').
+
+    The node: --rpc-url ($FEDCHAIN_RPC_URL), else --dir's devnet, else the rpc_url of
+    --deployment ($FEDCHAIN_DEPLOYMENT), else the devnet in .fedchain-devnet."""
     from eth_utils import is_address, to_checksum_address
 
     from fedchain.chain.anvil import DEFAULT_MNEMONIC
@@ -245,7 +401,14 @@ def fund_command(
         raise ConfigError(f"{address!r} is not an address")
     to = to_checksum_address(address)
     wei = parse_wei(amount, what="--amount")
-    url = check_rpc_url(rpc_url or _read_devnet(directory)["rpc_url"])
+    if not rpc_url:
+        if directory is None and deployment_file is not None:
+            rpc_url = read_deployment_file(deployment_file).get("rpc_url")
+            if not rpc_url:
+                raise ConfigError(f"{deployment_file} has no rpc_url: pass --rpc-url")
+        else:
+            rpc_url = _read_devnet(directory or Path(".fedchain-devnet"))["rpc_url"]
+    url = check_rpc_url(rpc_url)
     with hiding_credentials(url), connect(url, mnemonic=DEFAULT_MNEMONIC, accounts=1) as chain:
         result = chain.fund(to, wei)
         balance = chain.balance(to)
@@ -282,16 +445,29 @@ def deploy_command(
     if not rpc_url:
         raise ConfigError(f"no RPC URL: pass --rpc-url or set {RPC_URL_ENV}")
     check_rpc_url(rpc_url)
-    if out_file.exists() and not force:  # fail before paying for the deployment
-        raise ConfigError(f"{out_file} exists; pass --force to replace it")
+    existing = read_deployment_file(out_file) if out_file.exists() and not force else None
     account = load_key(keystore)
     shareable = not url_has_credentials(rpc_url)
     with hiding_credentials(rpc_url), connect(rpc_url, private_keys=[account.key]) as chain:
+        if existing is not None:  # fail before paying for the deployment
+            mismatch = chain_mismatch(chain, existing)
+            if mismatch is None:
+                raise ConfigError(
+                    f"{out_file} already describes a deployment on this node (TaskManager "
+                    f"{existing['task_manager']}): use it, or pass --force to deploy again"
+                )
+            raise ConfigError(
+                f"{out_file} belongs to another chain ({mismatch}); pass --force to replace "
+                "it, or --out another file"
+            )
         deployment = deploy_fedchain(
             chain, deployer=account, gamma_max=gamma_max, threshold=threshold,
             base_credits=base_credits, slash_bps=slash_bps,
         )  # fmt: skip
-        document = {**deployment.to_json(), "rpc_url": rpc_url if shareable else None}
+        document = {
+            **deployment.to_json(), "rpc_url": rpc_url if shareable else None,
+            "deployed_block": _deployed_block(chain),
+        }  # fmt: skip
     path = write_json_file(out_file, document, overwrite=force)
     out = Output(as_json)
     out.line(f"deployed on chain {document['chain_id']}: TaskManager {document['task_manager']}")

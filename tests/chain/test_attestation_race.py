@@ -22,7 +22,7 @@ from fedchain.chain.errors import AnvilError, ContractError
 from fedchain.chain.transact import Transactor
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from contracts.conftest import World, build_world  # noqa: E402  (the contract tests' world)
+from contracts.conftest import World, build_world  # the contract tests' world
 
 CHAINS = ["embedded", pytest.param("anvil", marks=pytest.mark.anvil)]
 #: What a role treats as "the round moved on: look again" (fedchain/roles/miner.py).

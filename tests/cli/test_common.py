@@ -128,3 +128,50 @@ def test_a_deployment_file_may_leave_the_rpc_url_out(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text(json.dumps({**document, "rpc_url": 5}))
     with pytest.raises(ConfigError, match="rpc_url is not a string"):
         read_deployment_file(tmp_path / "bad.json")
+
+
+@pytest.mark.anvil
+def test_drive_gives_up_on_a_node_gone_for_good_with_exit_3(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """drive(): one line when the node goes, one ``error:`` line and exit code 3 once it has
+    stayed away for the node timeout; no traceback."""
+    import typer
+    from rich.console import Console
+
+    from fedchain.chain import DEFAULT_MNEMONIC, AnvilNode, connect, find_anvil_binary
+    from fedchain.chain.deploy import deploy_fedchain
+    from fedchain.chain.errors import AnvilError
+    from fedchain.cli.common import NODE_UNREACHABLE_EXIT, RoleDisplay, drive
+    from fedchain.roles.base import Activity, Participant, TaskRole
+    from fedchain.storage import open_store
+
+    try:
+        find_anvil_binary()
+    except AnvilError as exc:
+        pytest.skip(str(exc))
+
+    class Watcher(TaskRole):
+        def step(self) -> Activity:
+            self.who.tasks.taskCount()
+            return Activity.WAITING
+
+    with AnvilNode(accounts=1) as node:
+        chain = connect(node.url, mnemonic=DEFAULT_MNEMONIC, accounts=1)
+        account = chain.dev_accounts(1)[0]
+        deployment = deploy_fedchain(chain, deployer=account)
+        url = node.url
+    store = open_store(f"local:{tmp_path / 'store'}")
+    with RoleDisplay(Console(stderr=True), label="task 1") as display:
+        who = Participant(chain, deployment, store, account, log=display.log)
+        with pytest.raises(typer.Exit) as info:
+            drive(Watcher(who, 1), describe=lambda s: (0, 1, ""), display=display, poll=0.1,
+                  timeout=None, what="watcher", node_timeout=1.0)  # fmt: skip
+    assert info.value.exit_code == NODE_UNREACHABLE_EXIT == 3
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 2, err
+    assert lines[0].endswith(f"node unreachable ({url}); retrying for up to 1 s, at most 10 s "
+                             "apart, Ctrl-C to stop")  # fmt: skip
+    assert lines[1].startswith(f"error: watcher: node unreachable ({url}) for 1 s; gave up")
+    assert "Traceback" not in err

@@ -94,7 +94,8 @@ def test_up_fund_down(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
 
         code, out, err = run(["devnet", "down", "--dir", "dn", "--json"], capsys)
         assert code == 0, err
-        assert _last_json(out) == {"pid": pid, "rpc_url": info["rpc_url"], "stopped": True}
+        assert _last_json(out) == {"pid": pid, "rpc_url": info["rpc_url"], "stopped": True,
+                                   "reset": False}  # fmt: skip
         deadline = time.monotonic() + 10
         while _alive(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -126,3 +127,122 @@ def test_only_a_detached_node_takes_a_log_path(tmp_path: Path) -> None:
         AnvilNode(log_path=tmp_path / "anvil.log")
     node = AnvilNode(detached=True, log_path=tmp_path / "logs" / "anvil.log")
     assert node.log_path == tmp_path / "logs" / "anvil.log" and not node.running
+
+
+def _kill(pid: int) -> None:
+    if pid and _alive(pid):
+        os.kill(pid, signal.SIGKILL)
+
+
+def _up(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    up = _fedchain("devnet", "up", "--dir", "dn", "--accounts", "2", "--json", *args, cwd=tmp_path)
+    return up, (_last_json(up.stdout) if up.returncode == 0 else {})
+
+
+def test_the_chain_survives_down_up_and_a_sigkill(tmp_path: Path) -> None:
+    """A devnet resumes its chain and deployment: after 'devnet down' (SIGTERM: Anvil writes its
+    state) and after a SIGKILL (the last periodic dump), never a fresh chain under the old file."""
+    pids: list[int] = []
+    try:
+        up, info = _up(tmp_path)
+        assert up.returncode == 0, up.stderr
+        pids.append(int(info["pid"]))
+        document = json.loads((tmp_path / "dn" / "deployment.json").read_text())
+        with connect(info["rpc_url"], mnemonic=DEFAULT_MNEMONIC, accounts=2) as chain:
+            deployment = Deployment.from_json(chain, document)
+            member = chain.dev_accounts(2)[1]
+            deployment.registry.registerClient(sender=member)
+            deployment.tasks.deposit(sender=member, value=12345)
+            height = chain.block_number()
+
+        down = _fedchain("devnet", "down", "--dir", "dn", cwd=tmp_path)
+        assert down.returncode == 0, down.stderr
+        assert "resumes it" in down.stdout
+        up, info = _up(tmp_path)
+        assert up.returncode == 0, up.stderr
+        pids.append(int(info["pid"]))
+        assert info["resumed"] is True and "resumed the chain" in up.stderr
+        again = json.loads((tmp_path / "dn" / "deployment.json").read_text())
+        assert {k: again[k] for k in document if k != "rpc_url"} == {
+            k: document[k] for k in document if k != "rpc_url"
+        }
+        with connect(info["rpc_url"], mnemonic=DEFAULT_MNEMONIC, accounts=2) as chain:
+            deployment = Deployment.from_json(chain, again)
+            assert chain.block_number() >= height
+            assert int(deployment.registry.accountOf(member.address).roles) == 1
+            assert int(deployment.tasks.balanceOf(member.address)) == 12345
+            deployment.tasks.deposit(sender=member, value=1)
+        time.sleep(3.5)  # past a periodic state dump (every 2 s)
+        os.kill(pids[-1], signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while _alive(pids[-1]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+        up, info = _up(tmp_path)
+        assert up.returncode == 0, up.stderr
+        pids.append(int(info["pid"]))
+        with connect(info["rpc_url"], mnemonic=DEFAULT_MNEMONIC, accounts=2) as chain:
+            deployment = Deployment.from_json(chain, again)
+            assert int(deployment.tasks.balanceOf(member.address)) == 12346
+    finally:
+        for pid in pids:
+            _kill(pid)
+
+
+def test_up_refuses_a_deployment_file_of_another_chain(tmp_path: Path) -> None:
+    """Another devnet's deployment file (the same addresses: the same deployer and nonces) is
+    refused, as is one without its chain or for another chain id; --force deploys afresh."""
+    pids: list[int] = []
+    try:
+        for name in ("a", "b"):
+            up = _fedchain("devnet", "up", "--dir", name, "--accounts", "1", "--json",
+                           cwd=tmp_path)  # fmt: skip
+            assert up.returncode == 0, up.stderr
+            pids.append(int(_last_json(up.stdout)["pid"]))
+            time.sleep(1.1)  # another second: another genesis block
+            down = _fedchain("devnet", "down", "--dir", name, cwd=tmp_path)
+            assert down.returncode == 0, down.stderr
+        other = (tmp_path / "a" / "deployment.json").read_text()
+        (tmp_path / "b" / "deployment.json").write_text(other)
+        up = _fedchain("devnet", "up", "--dir", "b", "--accounts", "1", cwd=tmp_path)
+        assert up.returncode == 1
+        (line,) = up.stderr.strip().splitlines()
+        assert line.startswith("error: b/deployment.json does not belong to the chain in")
+        assert "--force" in line
+
+        wrong_id = _fedchain("devnet", "up", "--dir", "b", "--chain-id", "999", cwd=tmp_path)
+        assert wrong_id.returncode == 1 and "is for chain id 31337" in wrong_id.stderr
+        (tmp_path / "c").mkdir()
+        (tmp_path / "c" / "deployment.json").write_text(other)
+        orphan = _fedchain("devnet", "up", "--dir", "c", cwd=tmp_path)
+        assert orphan.returncode == 1 and "the chain it was deployed on is gone" in orphan.stderr
+
+        up = _fedchain("devnet", "up", "--dir", "b", "--accounts", "1", "--force", "--json",
+                       cwd=tmp_path)  # fmt: skip
+        assert up.returncode == 0, up.stderr
+        info = _last_json(up.stdout)
+        pids.append(int(info["pid"]))
+        assert info["resumed"] is False
+        fresh = json.loads((tmp_path / "b" / "deployment.json").read_text())
+        assert fresh["deployed_block"] != json.loads(other)["deployed_block"]
+    finally:
+        for pid in pids:
+            _kill(pid)
+
+
+def test_fund_reads_the_deployment_from_the_environment(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    up, info = _up(tmp_path)
+    try:
+        assert up.returncode == 0, up.stderr
+        elsewhere = tmp_path / "elsewhere"
+        elsewhere.mkdir()
+        monkeypatch.chdir(elsewhere)  # no .fedchain-devnet here
+        monkeypatch.setenv("FEDCHAIN_DEPLOYMENT", str(tmp_path / "dn" / "deployment.json"))
+        target = "0x000000000000000000000000000000000000bEEF"
+        code, out, err = run(["devnet", "fund", target, "--amount", "2 ether", "--json"], capsys)
+        assert code == 0, err
+        assert _last_json(out)["balance"] == 2 * 10**18
+    finally:
+        _kill(int(info.get("pid", 0)))
