@@ -34,7 +34,7 @@ from fedchain.cli.common import (
 )
 from fedchain.cli.demo import parse_attacks
 from fedchain.errors import ConfigError
-from fedchain.report import format_wei
+from fedchain.report.labels import format_wei, short_address
 
 if TYPE_CHECKING:
     from fedchain.learning import Behaviour
@@ -161,6 +161,25 @@ def _behaviour(attack: str | None) -> Behaviour | None:
 
 # -- progress and results ---------------------------------------------------------------------
 
+NameOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--name",
+        help="A label for you in log lines and summaries (default: your short address).",
+        show_default=False,
+    ),
+]
+
+
+def _who_label(address: str, name: str | None) -> str:
+    """``alice (0x12ab…cdef)``, or just the short address without a name."""
+    return f"{name} ({short_address(address)})" if name else short_address(address)
+
+
+def _member_index(members: list[str], address: str) -> int | None:
+    me = address.lower()
+    return next((i for i, a in enumerate(members) if a.lower() == me), None)
+
 
 def _settlement(log: TaskLog, event: str, key: str, address: str) -> dict[str, Any] | None:
     found = log.last(event, **{key: address})
@@ -216,9 +235,16 @@ def _describe_miner(miner: Miner) -> Describe:
     from fedchain.roles.chainview import TaskStatus, chain_now
 
     me = miner.who.address.lower()
+    announced = False
 
     def describe(state: TaskState) -> tuple[int, int, str]:
+        nonlocal announced
         log = miner.log
+        if not announced:
+            index = _member_index(log.miners(), me)
+            if index is not None:
+                miner.who.say(f"taking part in task {miner.task_id} as miner {index}")
+                announced = True
         done = _rounds_done(state, False)
         if state.status.ended:
             return done, state.rounds, "claiming"
@@ -305,6 +331,14 @@ def client_run_command(
             show_default=False,
         ),
     ] = None,
+    join_anyway: Annotated[
+        bool,
+        typer.Option(
+            "--join-anyway",
+            help="Join even when local training looks longer than the submission window.",
+        ),
+    ] = False,
+    name: NameOpt = None,
     deployment: DeploymentOpt = Path("deployment.json"),
     rpc_url: RpcUrlOpt = None,
     keystore: KeystoreOpt = None,
@@ -323,12 +357,16 @@ def client_run_command(
     local = _client_data(dataset, data, shard, scheme, seed, data_file)
     out = Output(as_json)
     with open_session(deployment, rpc_url, account=account, store=store) as session:
-        who = session.participant()
-        client = Client(who, task_id, local, behaviour=behaviour, seed=seed)
+        who = session.participant(name=name or "")
+        client = Client(who, task_id, local, behaviour=behaviour, seed=seed,
+                        join_anyway=join_anyway)  # fmt: skip
         state = client.state()  # an unknown task fails here, in one line
+        index = _member_index(client.log.clients(), who.address)
         out.line(
-            f"client {who.address}: task {task_id} ({state.status.name.lower()}), "
-            f"{local.size} samples of {local.name}"
+            f"client {_who_label(who.address, name)}: task {task_id} "
+            f"({state.status.name.lower()}"
+            + (f", client {index}" if index is not None else "")
+            + f"), {local.size} samples of {local.name}"
         )
         with RoleDisplay(out.err, label=f"client · task {task_id}") as display:
             who.log = display.log
@@ -339,8 +377,10 @@ def client_run_command(
         settlement = _settlement(client.log, "ClientSettled", "client", who.address)
     out.line(f"task {task_id} {status}; " + _claim_line(settlement, claimed))
     out.result({
-        "address": who.address, "task_id": task_id, "status": status,
+        "address": who.address, "name": name, "index": client.index, "task_id": task_id,
+        "status": status,
         "rounds": [dataclasses.asdict(r) for _, r in sorted(client.rounds.items())],
+        "verdicts": [dataclasses.asdict(v) for _, v in sorted(client.verdicts.items())],
         "settlement": settlement,
         "withdrawn": claimed.withdrawn if claimed is not None else 0,
     })  # fmt: skip
@@ -375,6 +415,7 @@ def miner_run_command(
             "silent leader when it is not next in line (default: the verdict window).",
         ),
     ] = None,
+    name: NameOpt = None,
     deployment: DeploymentOpt = Path("deployment.json"),
     rpc_url: RpcUrlOpt = None,
     keystore: KeystoreOpt = None,
@@ -395,10 +436,16 @@ def miner_run_command(
     account = load_key(keystore)
     out = Output(as_json)
     with open_session(deployment, rpc_url, account=account, store=store) as session:
-        who = session.participant()
+        who = session.participant(name=name or "")
         miner = Miner(who, task_id, stake=stake_wei, faults=faults, replace_grace=replace_grace)
         state = miner.state()
-        out.line(f"miner {who.address}: task {task_id} ({state.status.name.lower()})")
+        index = _member_index(miner.log.miners(), who.address)
+        out.line(
+            f"miner {_who_label(who.address, name)}: task {task_id} "
+            f"({state.status.name.lower()}"
+            + (f", miner {index}" if index is not None else "")
+            + ")"
+        )
         with RoleDisplay(out.err, label=f"miner · task {task_id}") as display:
             who.log = display.log
             claimed = drive(miner, describe=_describe_miner(miner), display=display,
@@ -417,7 +464,9 @@ def miner_run_command(
     }
     out.line(f"task {task_id} {status}; " + _claim_line(settlement, claimed))
     out.result({
-        "address": who.address, "task_id": task_id, "status": status, "judgements": judgements,
+        "address": who.address, "name": name, "index": _member_index(miner.log.miners(),
+                                                                    who.address),
+        "task_id": task_id, "status": status, "judgements": judgements,
         "checks": [dataclasses.asdict(c) for c in miner.checks], "settlement": settlement,
         "withdrawn": claimed.withdrawn if claimed is not None else 0,
     })  # fmt: skip

@@ -17,6 +17,7 @@ from fedchain.learning.attacks import (
 from fedchain.learning.data import Dataset, load_dataset
 from fedchain.learning.errors import (
     AttackConfigError,
+    DataMismatchError,
     DatasetError,
     DatasetNotFoundError,
     LearningError,
@@ -28,6 +29,7 @@ from fedchain.learning.errors import (
 from fedchain.learning.model_laplace import perturb_model
 from fedchain.learning.models import ModelSpec, build_model, make_spec, model_names, register_model
 from fedchain.learning.partition import partition
+from fedchain.learning.preflight import TrainingEstimate, check_data_fits, estimate_training_time
 from fedchain.learning.privacy import (
     PrivacyConfig,
     PrivacyMechanism,
@@ -51,6 +53,7 @@ __all__ = [
     "AttackConfigError",
     "AttackContext",
     "Behaviour",
+    "DataMismatchError",
     "Dataset",
     "DatasetError",
     "DatasetNotFoundError",
@@ -63,11 +66,14 @@ __all__ = [
     "PrivacyMechanism",
     "TrainResult",
     "TrainingError",
+    "TrainingEstimate",
     "apply_update",
     "behaviour_from_dict",
     "behaviour_names",
     "build_model",
+    "check_data_fits",
     "compose",
+    "estimate_training_time",
     "evaluate",
     "flatten_state",
     "get_state",

@@ -10,6 +10,7 @@ and, where a stdlib type fits, from that type too, so ``except ValueError`` keep
     ├── ModelSpecError(ValueError)         unknown model, bad model parameters, bad state
     ├── PrivacyConfigError(ValueError)     unknown DP mechanism or invalid DP parameters
     ├── TrainingError(ValueError)          invalid training inputs (empty data, bad labels)
+    ├── DataMismatchError(ValueError)      a client's data does not fit the task's model
     └── AttackConfigError(ValueError)      unknown behaviour or invalid attack parameters
 """
 
@@ -19,6 +20,7 @@ from fedchain.errors import FedChainError
 
 __all__ = [
     "AttackConfigError",
+    "DataMismatchError",
     "DatasetError",
     "DatasetNotFoundError",
     "LearningError",
@@ -55,6 +57,10 @@ class PrivacyConfigError(LearningError, ValueError):
 
 class TrainingError(LearningError, ValueError):
     """Invalid inputs to local training or evaluation."""
+
+
+class DataMismatchError(LearningError, ValueError):
+    """A client's data does not fit a task's model: image shape, label range, or a forward pass."""
 
 
 class AttackConfigError(LearningError, ValueError):

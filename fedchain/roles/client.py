@@ -10,6 +10,20 @@ Training is seeded by (seed, task, round), so a client restarted mid-round uploa
 blob: it has the same CID and nothing is submitted twice (the chain records the first
 submission; the client checks for its own before submitting).
 
+Before any transaction (registering, joining), the client checks that its data fits the task's
+model (:func:`~fedchain.learning.check_data_fits`: image shape, label range, one forward pass)
+and, where chain time follows a clock, that its local training fits the round's submission
+window (:func:`~fedchain.learning.estimate_training_time`, a timed slice of one epoch): a client
+that cannot serve the task locks no mortgage (:class:`WindowTooShortError`; ``join_anyway``
+overrides). In a round whose remaining window is shorter than its training, it skips the round
+with one loud line instead of training into a closed window.
+
+Once a round is finalized it reports whether its update was accepted, aggregated or rejected,
+and why: accepted or not from the chain's verdict, the reason (and whether the update was
+aggregated) from the verdict notes the leader writes into the round's global model blob
+(:func:`~fedchain.roles.blobs.read_verdict_notes`; absent or malformed notes read as "the
+leader published no reason").
+
 A :class:`~fedchain.learning.Behaviour` other than honest turns the client into a simulated
 adversary (M15): label flipping, sign flipping, free-riding, dropping out...
 """
@@ -17,6 +31,7 @@ adversary (M15): label flipping, sign flipping, free-riding, dropping out...
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -25,22 +40,40 @@ import numpy as np
 from eth_utils import keccak
 
 from fedchain.chain import eip712
+from fedchain.chain.verdicts import indices
 from fedchain.learning import (
     AttackContext,
     Behaviour,
     apply_update,
+    check_data_fits,
+    estimate_training_time,
     flatten_state,
     make_behaviour,
     model_update,
     train_local,
 )
+from fedchain.report.labels import format_wei
 from fedchain.roles.base import Activity, MemberRole, Participant
-from fedchain.roles.blobs import publish_model
+from fedchain.roles.blobs import publish_model, read_verdict_notes
 from fedchain.roles.chainview import TaskLog, TaskState, TaskStatus, chain_now, error_name
+from fedchain.roles.errors import RoleError
 from fedchain.roles.taskfile import category_id
 from fedchain.storage import ModelMetadata
+from fedchain.storage.errors import StorageError
 
-__all__ = ["Client", "ClientRound", "LocalData", "Relay", "register_client"]
+__all__ = [
+    "NO_REASON",
+    "Client",
+    "ClientRound",
+    "LocalData",
+    "Relay",
+    "RoundVerdict",
+    "WindowTooShortError",
+    "register_client",
+]
+
+#: What a client says of a rejection the leader gave no reason for.
+NO_REASON = "the leader published no reason"
 
 #: Receives a signed update (the ``SignedUpdate`` struct) for round ``round`` to relay.
 Relay = Callable[[int, dict[str, Any]], None]
@@ -83,6 +116,47 @@ class ClientRound:
     loss: float
     epsilon: float | None
     submitted: bool
+
+
+class WindowTooShortError(RoleError):
+    """Local training takes longer than the task's submission window: the client would miss
+    every round, so it does not join (and locks no mortgage)."""
+
+
+@dataclass(frozen=True)
+class RoundVerdict:
+    """What a finalized round decided about this client's update.
+
+    Attributes:
+        round: the round (from 0).
+        submitted: whether the verdict counts an update from this client.
+        accepted: whether the verdict accepted it (the on-chain bitmap).
+        aggregated: whether the leader averaged it into the global model (None: not said).
+        reason: the leader's reason (from the global model blob), or None.
+    """
+
+    round: int
+    submitted: bool
+    accepted: bool
+    aggregated: bool | None
+    reason: str | None
+
+    def describe(self) -> str:
+        """One line for a person: ``accepted and aggregated``, ``rejected: ...``."""
+        if not self.submitted:
+            return "no update from this client counted (a missed round)"
+        if self.accepted:
+            if self.aggregated is None:
+                return "update accepted"
+            if self.aggregated:
+                return "update accepted and aggregated"
+            return f"update accepted, not aggregated: {self.reason or NO_REASON}"
+        if not self.reason:
+            return f"update rejected ({NO_REASON})"
+        reason = self.reason
+        if reason.lower().startswith("rejected"):
+            reason = reason[len("rejected") :].lstrip(" :-—")
+        return f"update rejected: {reason or NO_REASON}"
 
 
 def _seed(*parts: object) -> int:
@@ -129,6 +203,11 @@ class Client(MemberRole):
         seed: seeds training, DP noise and attacks.
         relay: hand signed updates to this relayer instead of submitting them directly.
         log: a shared :class:`TaskLog`.
+        clock: a clock in seconds to time local training with. Training is timed against the
+            submission window when a clock is given, or when chain time follows the wall clock
+            (any chain but the embedded one, whose time stands still while a client trains);
+            then ``time.perf_counter``.
+        join_anyway: join even when local training looks longer than the submission window.
     """
 
     ROLE = 1
@@ -144,52 +223,221 @@ class Client(MemberRole):
         seed: int = 0,
         relay: Relay | None = None,
         log: TaskLog | None = None,
+        clock: Callable[[], float] | None = None,
+        join_anyway: bool = False,
     ) -> None:
         super().__init__(who, task_id, log=log)
         self.data = data
         self.behaviour = behaviour or make_behaviour("honest")
         self.seed = seed
         self.relay = relay
+        self.join_anyway = join_anyway
         self.rounds: dict[int, ClientRound] = {}
+        self.verdicts: dict[int, RoundVerdict] = {}
         self._skipped: set[int] = set()
         self._handed: set[int] = set()
+        self._timed = clock is not None or who.chain.kind != "embedded"
+        self._clock: Callable[[], float] = clock or time.perf_counter
+        self._estimate: float | None = None
+        self._data_checked = False
+        self._announced = False
+        self._index: int | None = None
+
+    # -- who and what -----------------------------------------------------------------------
+
+    @property
+    def index(self) -> int | None:
+        """This client's index in the task (its bit in the verdicts), once joined (from its
+        join, or the ``ClientJoined`` events read so far)."""
+        if self._index is None:
+            me = self.who.address.lower()
+            self._index = next(
+                (i for i, a in enumerate(self.log.clients()) if a.lower() == me), None
+            )
+        return self._index
+
+    def check_data(self) -> None:
+        """Check (once) that the local data fits the task's model.
+
+        Raises:
+            DataMismatchError: it does not (image shape, label range, a forward pass).
+        """
+        if not self._data_checked:
+            check_data_fits(
+                self.spec, self.data.x, self.data.y, batch_size=self.manifest.training.batch_size
+            )
+            self._data_checked = True
+
+    @property
+    def times_training(self) -> bool:
+        """Whether training is timed against the submission window (see ``clock``)."""
+        return self._timed and self.behaviour.trains
+
+    def training_estimate(self) -> float:
+        """Seconds one round of local training takes here: the last round's measured training,
+        else a timed slice of one epoch (:func:`~fedchain.learning.estimate_training_time`)."""
+        if self._estimate is None:
+            t = self.manifest.training
+            self._estimate = estimate_training_time(
+                self.spec, self.global_model(0).state, self.data.x, self.data.y,
+                epochs=t.epochs, batch_size=t.batch_size, lr=t.lr, momentum=t.momentum,
+                privacy=self.manifest.privacy, clock=self._clock,
+            ).seconds  # fmt: skip
+        return self._estimate
 
     # -- set-up ---------------------------------------------------------------------------
 
     def join(self, state: TaskState | None = None) -> bool:
         """Register (with a data profile) and join the task with its mortgage, unless done.
 
+        First, before any transaction: the data must fit the task's model, and (when training
+        is timed) one round of training must fit the submission window unless ``join_anyway``.
+
         Returns whether a transaction was sent.
+
+        Raises:
+            DataMismatchError: the data does not fit the task's model.
+            WindowTooShortError: training takes longer than the submission window.
         """
         state = state or self.state()
+        self.check_data()
+        member = self.member_role() == 1
+        if not member and state.status is TaskStatus.JOINING and self.times_training:
+            self._check_window(state)
         acted = register_client(self.who, self.data, self.manifest.category)
-        if self.member_role() == 1:
+        if member:
             self._joined = True
+            self._announce()
             return acted
         if state.status is not TaskStatus.JOINING:
             return acted
-        self.send("joinAsClient", self.task_id, value=state.client_mortgage)
+        result = self.send("joinAsClient", self.task_id, value=state.client_mortgage)
         self._joined = True
-        self.who.say(f"joined task {self.task_id} with a mortgage of {state.client_mortgage} wei")
+        self._index = next(
+            (int(e.args["index"]) for e in result.events if e.name == "ClientJoined"), None
+        )
+        as_what = f" as client {self._index}" if self._index is not None else ""
+        self.who.say(
+            f"joined task {self.task_id}{as_what} with a mortgage of "
+            f"{format_wei(state.client_mortgage)}"
+        )
+        self._announced = True
         return True
+
+    def _check_window(self, state: TaskState) -> None:
+        estimate, window = self.training_estimate(), state.submit_duration
+        if estimate <= window:
+            self.who.say(
+                f"local training takes about {estimate:.1f} s per round here; the submission "
+                f"window is {window} s"
+            )
+            return
+        text = (
+            f"local training takes about {estimate:.0f} s per round on this machine (a timed "
+            f"slice of one epoch), longer than task {self.task_id}'s {window} s submission window"
+        )
+        if not self.join_anyway:
+            raise WindowTooShortError(
+                f"{text}: not joining, so no mortgage is locked (--join-anyway joins regardless)"
+            )
+        self.who.say(f"WARNING: {text}; joining anyway")
+
+    def _announce(self) -> None:
+        if not self._announced:
+            index = self.index
+            if index is not None:
+                self.who.say(f"taking part in task {self.task_id} as client {index}")
+                self._announced = True
+
+    # -- verdicts ---------------------------------------------------------------------------
+
+    def _report_verdicts(self) -> None:
+        """Say, once per finalized round, what its verdict did with this client's update."""
+        index = self.index
+        if index is None:
+            return
+        for final in sorted(self.log.events("RoundFinalized"), key=lambda e: e.sort_key):
+            r = int(final.args["round"])
+            if r in self.verdicts:
+                continue
+            verdict = self.round_verdict(r, final_hash=bytes(final.args["verdictHash"]))
+            if verdict is None:
+                continue
+            self.verdicts[r] = verdict
+            self.who.say(f"round {r}: {verdict.describe()}")
+
+    def round_verdict(self, round: int, *, final_hash: bytes | None = None) -> RoundVerdict | None:
+        """What finalized round ``round`` decided about this client (None: not final, or this
+        participant is no client of the task). Accepted or not comes from the chain; the reason
+        and whether it was aggregated from the leader's note in the round's global model."""
+        index = self.index
+        if index is None:
+            return None
+        if final_hash is None:
+            final = self.log.last("RoundFinalized", round=round)
+            if final is None:
+                return None
+            final_hash = bytes(final.args["verdictHash"])
+        posted = next(
+            (
+                e
+                for e in reversed(self.log.events("VerdictPosted", round=round))
+                if bytes(e.args["verdictHash"]) == final_hash
+            ),
+            None,
+        )
+        if posted is None:
+            return None
+        verdict = posted.args["verdict"]
+        submitted = index in indices(int(verdict["submitted"]))
+        accepted = index in indices(int(verdict["accepted"]))
+        note: dict[str, Any] | None = None
+        if submitted:
+            try:
+                note = read_verdict_notes(self.global_model(round + 1))
+            except (StorageError, RoleError):
+                note = None
+        aggregated: bool | None = None
+        reason: str | None = None
+        if note is not None:
+            if accepted and "aggregated" in note:
+                aggregated = index in note["aggregated"]
+            why = note.get("reasons", {}).get(str(index))
+            reason = why.strip() or None if isinstance(why, str) else None
+        return RoundVerdict(round, submitted, accepted, aggregated, reason)
 
     # -- the state machine ----------------------------------------------------------------
 
     def step(self) -> Activity:
         """Join, train and submit the current round, or claim at the end."""
         state = self.state()
+        if state.status is not TaskStatus.JOINING:
+            self._report_verdicts()
         phase = self.lifecycle(state)
         if phase is not None:
             return phase
+        self._announce()
         r = state.round
         if r in self._skipped or r in self._handed or self._submitted(r):
             return Activity.WAITING
-        if chain_now(self.who.chain) > state.submit_deadline:
+        remaining = state.submit_deadline - chain_now(self.who.chain)
+        if remaining < 0:
             return Activity.WAITING  # too late for this round; the next one opens later
         if not self.behaviour.submits(r, np.random.default_rng(_seed(self.seed, "submit", r))):
             self._skipped.add(r)
             self.who.say(f"round {r}: not submitting ({self.behaviour.name})")
             return Activity.ACTED
+        self.check_data()
+        if self.times_training:
+            estimate = self.training_estimate()
+            if estimate > remaining:
+                self._skipped.add(r)
+                self.who.say(
+                    f"round {r}: SKIPPED: local training takes about {estimate:.0f} s but only "
+                    f"{remaining} s remain before the submit deadline; not training into a "
+                    "closed window (a missed round forfeits part of the mortgage)"
+                )
+                return Activity.ACTED
         self.play_round(r)
         return Activity.ACTED
 
@@ -205,11 +453,13 @@ class Client(MemberRole):
         loss, epsilon = float("nan"), None
         if self.behaviour.trains:
             t = manifest.training
+            started = self._clock()
             result = train_local(
                 spec, glob, x, y, epochs=t.epochs, batch_size=t.batch_size, lr=t.lr,
                 momentum=t.momentum, privacy=manifest.privacy,
                 seed=_seed(self.seed, "train", self.task_id, round),
             )  # fmt: skip
+            self._estimate = max(0.0, float(self._clock() - started))
             local, loss, epsilon = result.state, result.loss, result.epsilon
         else:
             local = glob

@@ -361,7 +361,16 @@ def test_a_whole_task_one_process_per_participant(
         assert [r["round"] for r in mine["rounds"]] == [0] and mine["rounds"][0]["submitted"]
         assert mine["settlement"]["payout"] > 0
         assert mine["withdrawn"] > 0  # what the client's own claim withdrew
+        # Who am I, and what became of my update (in words on stderr, in the JSON too).
+        err = outputs[f"client {i}"][1]
+        assert f"joined task {task} as client {mine['index']} with a mortgage of 0.001 ETH" in err
+        assert "local training takes about" in err
+        assert "round 0: update accepted" in err
+        (verdict,) = mine["verdicts"]
+        assert verdict["round"] == 0 and verdict["submitted"] and verdict["accepted"]
+    assert sorted(results[f"client {i}"]["index"] for i in range(2)) == [0, 1]
     miner = results["miner"]
+    assert miner["index"] == 0 and f"taking part in task {task} as miner 0" in outputs["miner"][1]
     assert sorted(miner["judgements"]["0"]["accepted"]) == clients
     assert miner["settlement"]["slashed"] == 0
     assert miner["withdrawn"] > 0
@@ -379,6 +388,71 @@ def test_a_whole_task_one_process_per_participant(
     assert escrow["deposited"] == escrow["paid"] + escrow["refunded"] > 0
     code, out, _ = run(["task", "status", str(first), "--deployment", str(deployment)], capsys)
     assert code == 0 and "finished" in out and "balanced" in out
+
+
+def _balance_and_roles(url: str, deployment: Path, address: str) -> tuple[int, int]:
+    from fedchain.chain.deploy import Deployment
+
+    with connect(url) as chain:
+        d = Deployment.from_json(chain, json.loads(deployment.read_text()))
+        return chain.balance(address), int(d.registry.accountOf(address).roles)
+
+
+def _create_task(toml: str, deployment: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                 monkeypatch: pytest.MonkeyPatch) -> str:  # fmt: skip
+    (tmp_path / "task.toml").write_text(toml)
+    monkeypatch.setenv("FEDCHAIN_PRIVATE_KEY", KEYS[4])
+    code, out, err = run(["task", "create", "task.toml", "--deployment", str(deployment),
+                          "--store", f"local:{tmp_path / 'store'}", "--json"], capsys)  # fmt: skip
+    assert code == 0, err
+    return str(_last_json(out)["task_id"])
+
+
+@pytest.mark.anvil
+def test_data_that_does_not_fit_the_task_locks_nothing(
+    node: AnvilNode, deployment: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """MNIST-sized images on a cnn_digits task: refused before registering or joining."""
+    task = _create_task(TASK_TOML.format(join_window=600), deployment, tmp_path, capsys,
+                        monkeypatch)  # fmt: skip
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "mnist-like.npz", x=rng.integers(0, 256, (64, 28, 28), dtype=np.uint8),
+             y=rng.integers(0, 10, 64))  # fmt: skip
+    address = ACCOUNTS[5].address
+    before = _balance_and_roles(node.url, deployment, address)
+    monkeypatch.setenv("FEDCHAIN_PRIVATE_KEY", KEYS[5])
+    code, out, err = run(["client", "run", "--task", task, "--data-file", "mnist-like.npz",
+                          "--deployment", str(deployment), "--store",
+                          f"local:{tmp_path / 'store'}", "--name", "alice"], capsys)  # fmt: skip
+    assert_one_error_line(code, err, "your images are 1×28×28", "'cnn_digits' takes 1×8×8")
+    assert out.startswith(f"client alice (0x{address[2:6]}…{address[-4:]}): task {task}")
+    assert _balance_and_roles(node.url, deployment, address) == before  # no gas, no mortgage
+    assert before[1] == 0
+    code, out, _ = run(["task", "status", task, "--deployment", str(deployment), "--json"],
+                       capsys)  # fmt: skip
+    assert code == 0 and _last_json(out)["state"]["client_count"] == 0
+
+
+@pytest.mark.anvil
+def test_a_client_too_slow_for_the_window_does_not_join(
+    node: AnvilNode, deployment: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """A real 1 s submission window against 100 epochs of local training: refused unless
+    --join-anyway (training is timed for real on Anvil, whose time follows the clock)."""
+    toml = TASK_TOML.format(join_window=600).replace("submit_window = 30", "submit_window = 1")
+    task = _create_task(toml.replace("epochs = 1", "epochs = 100"), deployment, tmp_path, capsys,
+                        monkeypatch)  # fmt: skip
+    address = ACCOUNTS[5].address
+    before = _balance_and_roles(node.url, deployment, address)
+    monkeypatch.setenv("FEDCHAIN_PRIVATE_KEY", KEYS[5])
+    code, _, err = run(["client", "run", "--task", task, "--dataset", "digits", "--shard", "0/2",
+                        "--deployment", str(deployment), "--store",
+                        f"local:{tmp_path / 'store'}"], capsys)  # fmt: skip
+    assert_one_error_line(code, err, "local training takes about", "1 s submission window",
+                          "no mortgage is locked", "--join-anyway")  # fmt: skip
+    assert _balance_and_roles(node.url, deployment, address) == before
 
 
 @pytest.mark.anvil
