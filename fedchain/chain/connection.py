@@ -15,6 +15,7 @@ import requests
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import HTTPProvider, Web3
+from web3.exceptions import BlockNotFound
 from web3.types import RPCEndpoint, RPCResponse
 
 from fedchain.chain.anvil import DEFAULT_MNEMONIC, AnvilNode
@@ -221,6 +222,15 @@ class Chain:
     def block_number(self) -> int:
         """The latest block number."""
         return int(self.w3.eth.block_number)
+
+    def block_hash(self, number: int) -> bytes | None:
+        """The hash of block ``number``, or None when the chain has no such block (yet, or any
+        more: a node restarted from an older state)."""
+        try:
+            block = self.w3.eth.get_block(number)
+        except BlockNotFound:
+            return None
+        return bytes(block["hash"])
 
     def timestamp(self) -> int:
         """The latest block's timestamp (seconds)."""

@@ -445,7 +445,15 @@ def deploy_command(
     if not rpc_url:
         raise ConfigError(f"no RPC URL: pass --rpc-url or set {RPC_URL_ENV}")
     check_rpc_url(rpc_url)
-    existing = read_deployment_file(out_file) if out_file.exists() and not force else None
+    existing = None
+    if out_file.exists() and not force:
+        try:
+            existing = read_deployment_file(out_file)
+        except ConfigError as exc:
+            raise ConfigError(
+                f"{out_file} exists and is not a deployment to reuse ({exc}); pass --force to "
+                "replace it, or --out another file"
+            ) from None
     account = load_key(keystore)
     shareable = not url_has_credentials(rpc_url)
     with hiding_credentials(rpc_url), connect(rpc_url, private_keys=[account.key]) as chain:

@@ -23,6 +23,7 @@ from fedchain.chain.deploy import Deployment
 from fedchain.chain.errors import ChainConnectionError, NodeUnreachableError, NodeWaitTimeoutError
 from fedchain.chain.transact import TxResult
 from fedchain.learning import ModelSpec
+from fedchain.report.labels import format_wei
 from fedchain.roles.blobs import FetchedModel, fetch_model, read_manifest
 from fedchain.roles.chainview import TaskLog, TaskState, TaskStatus, error_name, read_task
 from fedchain.roles.errors import RoleError, RoleTimeoutError
@@ -335,7 +336,7 @@ class MemberRole(TaskRole):
             if self.claimed is None:
                 self.claimed = self.claim()
                 if self.claimed.settled or self.claimed.withdrawn:
-                    self.who.say(f"claimed: withdrew {self.claimed.withdrawn} wei")
+                    self.who.say(f"claimed: withdrew {format_wei(self.claimed.withdrawn)}")
             return Activity.DONE
         if state.status is TaskStatus.JOINING:
             if not self._joined:

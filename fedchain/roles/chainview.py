@@ -131,20 +131,37 @@ class TaskLog:
             from 0 works everywhere but is slower on the embedded chain).
 
     Several roles in one process may share one log.
+
+    When the chain rolls back under the log (a node restarted from a state saved a few blocks
+    earlier, a reorganisation, a snapshot revert), the cached events are dropped and read again,
+    and :attr:`epoch` grows by one so roles can forget what they derived from them.
     """
 
     def __init__(self, tasks: BoundContract, task_id: int, *, from_block: int = 0) -> None:
         self.tasks = tasks
         self.task_id = task_id
+        self.epoch = 0
+        self._from_block = from_block
         self._next_block = from_block
+        self._tip: tuple[int, bytes | None] | None = None
         self._events: list[DecodedEvent] = []
         self._by_name: dict[str, list[DecodedEvent]] = {}
         self._topic = "0x" + task_id.to_bytes(32, "big").hex()
+
+    def _rolled_back(self, latest: int) -> bool:
+        if self._tip is None:
+            return False
+        number, seen = self._tip
+        return latest < number or self.tasks.chain.block_hash(number) != seen
 
     def refresh(self) -> list[DecodedEvent]:
         """Read the blocks mined since the last call; returns the new events."""
         chain = self.tasks.chain
         latest = chain.block_number()
+        if self._rolled_back(latest):
+            self.epoch += 1
+            self._next_block, self._tip = self._from_block, None
+            self._events, self._by_name = [], {}
         if latest < self._next_block:
             return []
         logs = chain.get_logs(
@@ -158,6 +175,7 @@ class TaskLog:
         for e in fresh:
             self._by_name.setdefault(e.name, []).append(e)
         self._next_block = latest + 1
+        self._tip = (latest, chain.block_hash(latest))
         return fresh
 
     def events(self, name: str | None = None, **match: Any) -> list[DecodedEvent]:

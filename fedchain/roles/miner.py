@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fedchain.chain.verdicts import indices, make_verdict, verdict_hash
-from fedchain.report.labels import short_address
+from fedchain.report.labels import format_wei, short_address
 from fedchain.roles.base import Activity, MemberRole, Participant
 from fedchain.roles.blobs import (
     VERDICT_KEY,
@@ -126,6 +126,7 @@ class Miner(MemberRole):
         self.checks: list[RoundCheck] = []
         self._committees: dict[int, list[str]] = {}
         self._done_attempts: set[tuple[int, int]] = set()
+        self._epoch = self.log.epoch
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -141,7 +142,7 @@ class Miner(MemberRole):
         stake = self.stake if self.stake is not None else state.min_miner_stake
         self.send("joinAsMiner", self.task_id, stake, value=stake)
         self._joined = True
-        self.who.say(f"joined task {self.task_id} with a stake of {stake} wei")
+        self.who.say(f"joined task {self.task_id} with a stake of {format_wei(stake)}")
         return True
 
     # -- the state machine ----------------------------------------------------------------
@@ -155,6 +156,11 @@ class Miner(MemberRole):
         block_time = self.who.chain.timestamp()
         now = chain_now(self.who.chain, latest=block_time)
         state = self.state()
+        if self.log.epoch != self._epoch:  # the chain rolled back: what we did may be undone
+            self._epoch = self.log.epoch
+            self._done_attempts.clear()
+            self._judged.clear()
+            self._committees.clear()
         phase = self.lifecycle(state)
         if phase is not None:
             return phase

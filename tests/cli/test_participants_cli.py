@@ -189,6 +189,7 @@ def test_task_file_and_option_errors(
     (tmp_path / "d.json").write_text("{}")
     code, _, err = run(["deploy", "--rpc-url", "http://127.0.0.1:9", "--out", "d.json"], capsys)
     assert_one_error_line(code, err, "d.json exists", "--force")
+    assert "not a FedChain deployment file" in err
 
 
 def test_unreachable_node(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
