@@ -409,16 +409,22 @@ def _report(
             "fee_wei": g.fee_wei,
             "tx_hash": g.tx_hash,
             "block_number": g.block_number,
-            "round": _round_of(g.block_number, opened, finals),
+            **_sender_and_round(chain, deployment, g.tx_hash),
         }
         for g in records
     ]
+    for tx in transactions:
+        if tx["round"] is None:
+            tx["round"] = _round_of(tx["block_number"], opened, finals)
     summary = outcome.to_json()
     summary.update(
         {
             "dataset": cfg.dataset, "model": spec.name, "chain": chain.kind,
             "store": run.store.describe(),
             "malicious": malicious,
+            # the simulation's own names: client i of the options (--attack I=...) is "ci"
+            "names": {c.who.address: f"c{i}" for i, c in enumerate(clients)}
+            | {_key(cfg.seed, "miner", j).address: f"m{j}" for j in range(cfg.miners)},
             "behaviours": {c.who.address: c.behaviour.name for c in clients
                            if c.behaviour.name != "honest"},
             "privacy": privacy.to_dict() if privacy is not None else None,
@@ -443,6 +449,23 @@ def _configured_epsilon(privacy: Any) -> float | None:
         return None
     value = privacy.to_dict().get("params", {}).get("epsilon")
     return float(value) if value is not None else None
+
+
+def _sender_and_round(chain: Chain, deployment: Deployment, tx_hash: str) -> dict[str, Any]:
+    """``{"sender", "round"}`` of a mined transaction: its ``from``, and the ``round`` argument of
+    the TaskManager call it makes (None for calls without one, and for other contracts)."""
+    tx = chain.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+    round_: int | None = None
+    to = tx.get("to")
+    if to and str(to).lower() == deployment.tasks.address.lower() and tx.get("input"):
+        contract = chain.w3.eth.contract(abi=deployment.tasks.abi)
+        try:
+            _, args = contract.decode_function_input(tx["input"])
+        except ValueError:  # a selector the ABI does not know
+            args = {}
+        if "round" in args:
+            round_ = int(args["round"])
+    return {"sender": str(tx["from"]), "round": round_}
 
 
 def _round_of(block: int, opened: Mapping[int, int], finals: Mapping[int, Any]) -> int | None:

@@ -5,7 +5,10 @@ of its updates and client 9 free-rides; 3 miners verify every update with Multi-
 5 rounds; reputation rewards; feature-level DP at ε = 2 (docs/learning.md's recommendation for
 this data); the embedded chain and a local blob store. It prints the per-round table and a
 summary, writes a run directory (``result.json``, plots, ``transactions.csv``) and, with
-``--json``, prints one JSON object last.
+``--json``, prints one JSON object last. Participants are named as the simulation names them
+(``c0``... by their index in the options, ``m0``... for miners); the summary and
+``result.json`` (``names``, ``participants``) give the address behind each name. Amounts are
+in ETH on screen, in wei in JSON.
 """
 
 from __future__ import annotations
@@ -100,7 +103,13 @@ def _demo(
     verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Print every action.")] = False,
 ) -> None:
     """Run a whole FedChain task on real data and print what happened, round by round."""
-    from fedchain.report import default_run_dir, round_table, summary_lines, write_run_dir
+    from fedchain.report import (
+        default_run_dir,
+        participant_legend,
+        round_table,
+        summary_lines,
+        write_run_dir,
+    )
     from fedchain.roles.taskfile import TaskFile, load_task_file
     from fedchain.sim import SimConfig
 
@@ -134,6 +143,8 @@ def _demo(
     result = _run_with_progress(config, verbose=verbose, quiet=as_json)
     summary = dict(result.summary)
     summary["run_dir"] = str(out)
+    # who c0, m1... are: the simulation names its participants, the legend gives the addresses
+    summary["participants"] = participant_legend(summary)
     files = write_run_dir(summary, result.transactions, out)
     if not as_json:
         from rich.console import Console

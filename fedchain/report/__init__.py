@@ -8,7 +8,7 @@ so importing :mod:`fedchain.report` stays cheap), and every file is written atom
 Human views (the table, the plots) number rounds from 1; ``result.json`` and ``transactions.csv``
 keep the on-chain round index, which starts at 0.
 
-Modules: :mod:`~fedchain.report.labels` (short labels, wei amounts),
+Modules: :mod:`~fedchain.report.labels` (participants' names or short addresses, ETH amounts),
 :mod:`~fedchain.report.table` (round table, summary lines, acceptance statistics),
 :mod:`~fedchain.report.plots` (PNG plots) and :mod:`~fedchain.report.files`
 (``transactions.csv`` and the run directory); files are written with
@@ -27,7 +27,12 @@ if TYPE_CHECKING:
         write_run_dir,
         write_transactions,
     )
-    from fedchain.report.labels import client_labels, format_wei, short_address
+    from fedchain.report.labels import (
+        client_labels,
+        format_wei,
+        participant_legend,
+        short_address,
+    )
     from fedchain.report.plots import plot_accuracy, plot_payouts, plot_reputation
     from fedchain.report.table import acceptance_stats, round_table, summary_lines
 
@@ -37,6 +42,7 @@ __all__ = [
     "client_labels",
     "default_run_dir",
     "format_wei",
+    "participant_legend",
     "plot_accuracy",
     "plot_payouts",
     "plot_reputation",
@@ -55,6 +61,7 @@ _EXPORTS: dict[str, str] = {
     "write_transactions": "fedchain.report.files",
     "client_labels": "fedchain.report.labels",
     "format_wei": "fedchain.report.labels",
+    "participant_legend": "fedchain.report.labels",
     "short_address": "fedchain.report.labels",
     "plot_accuracy": "fedchain.report.plots",
     "plot_payouts": "fedchain.report.plots",

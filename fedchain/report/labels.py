@@ -1,7 +1,10 @@
 """Labels and numbers shared by the table, the summary and the plots.
 
-Short names for addresses (``c0``, ``m1``, ``0x1234…abcd``), a human reading of wei amounts,
-and the small helpers every view needs to read a result: which clients are malicious, every
+A participant is named by the name it chose, where the result gives one (``result["names"]``,
+address → name), else by its address in short form (``0x1234…abcd``); never by its join order,
+which no process tells its participant. :func:`participant_legend` lists every label with the
+full address behind it. Amounts are shown in one unit, ETH (``--json`` output keeps wei).
+Also the small helpers every view needs to read a result: which clients are malicious, every
 address the result names, and the 1-based round number people see.
 """
 
@@ -13,63 +16,79 @@ from typing import Any
 
 from fedchain.errors import ConfigError
 
-__all__ = ["client_labels", "format_wei", "short_address"]
+__all__ = ["client_labels", "format_wei", "participant_legend", "short_address"]
 
 _MALICIOUS_MARK = "*"
-# (exponent, unit name, smallest magnitude shown in this unit)
-_UNITS = ((18, "ETH", 10**15), (9, "gwei", 10**6))
 _SIGNIFICANT = 4
+_ETH_DECIMALS = 18
 
 
-def short_address(addr: str) -> str:
-    """``0x1234…abcd``: the first four and last four hex digits of an address."""
-    if len(addr) <= 12:
+def short_address(addr: str, *, digits: int = 4) -> str:
+    """``0x1234…abcd``: the first and last ``digits`` hex digits of an address."""
+    if len(addr) <= 2 + 2 * digits + 1:
         return addr
-    return f"{addr[:6]}…{addr[-4:]}"
+    return f"{addr[: 2 + digits]}…{addr[-digits:]}"
 
 
 def client_labels(result: Mapping[str, Any]) -> dict[str, str]:
-    """Map every address the result names to a short label.
+    """Map every address the result names to the label people read.
 
-    Clients are ``c0, c1, …`` by their index in ``result["clients"]``, miners ``m0, m1, …`` by
-    their index in ``result["miners"]``; any other address (the requester, say) maps to
-    :func:`short_address`. Matching ignores case, and each spelling found in the result is a key.
+    A participant's chosen name (``result["names"]``, address → name) where the result has one,
+    else its address in short form (:func:`short_address`), made longer where two addresses would
+    share a short form. Matching ignores case, and each spelling found in the result is a key.
     """
-    known: dict[str, str] = {}
-    for prefix, key in (("c", "clients"), ("m", "miners")):
-        for index, address in enumerate(result.get(key) or ()):
-            known.setdefault(address.lower(), f"{prefix}{index}")
-    labels: dict[str, str] = {}
-    for address in _addresses_in(result):
-        labels[address] = known.get(address.lower(), short_address(address))
-    return labels
+    names = {str(a).lower(): str(n) for a, n in (result.get("names") or {}).items() if n}
+    addresses = _addresses_in(result)
+    unnamed = {a.lower() for a in addresses if a.lower() not in names}
+    digits = 4
+    while digits < 20 and len({short_address(a, digits=digits) for a in unnamed}) < len(unnamed):
+        digits += 2
+    return {
+        address: names.get(address.lower()) or short_address(address, digits=digits)
+        for address in addresses
+    }
+
+
+def participant_legend(result: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Who each label is: ``{"label", "address", "role"}`` per participant, clients first, then
+    miners, then the requester, in the result's order (``role`` is ``client``, ``miner`` or
+    ``requester``)."""
+    labels = {a.lower(): label for a, label in client_labels(result).items()}
+    legend: list[dict[str, str]] = []
+    seen: set[str] = set()
+    requester = [result["requester"]] if result.get("requester") else []
+    for role, addresses in (
+        ("client", result.get("clients") or ()),
+        ("miner", result.get("miners") or ()),
+        ("requester", requester),
+    ):
+        for address in addresses:
+            if not isinstance(address, str) or address.lower() in seen:
+                continue
+            seen.add(address.lower())
+            label = labels.get(address.lower(), short_address(address))
+            legend.append({"label": label, "address": address, "role": role})
+    return legend
 
 
 def format_wei(value: int) -> str:
-    """A short human reading of an amount in wei: ``0``, ``123 wei``, ``1.5 gwei``, ``0.0123 ETH``.
+    """An amount in wei read in ETH, the one unit people see: ``0 ETH``, ``0.0123 ETH``,
+    ``0.00000001 ETH`` (10 gwei), ``1,235 ETH``.
 
-    Amounts of at least 0.001 ETH are shown in ETH, amounts of at least 0.001 gwei in gwei, smaller
-    ones in wei. Four significant digits are kept (all digits of the integer part), trailing zeros
-    dropped, so the reading is exact-ish, never misleading by more than the last digit shown.
+    Four significant digits are kept (all digits of the integer part), trailing zeros dropped,
+    so the reading is never misleading by more than the last digit shown. Machine output
+    (``--json``, ``result.json``, ``transactions.csv``) keeps integers in wei.
     """
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(f"an amount in wei must be an integer, got {value!r}")
     if value == 0:
-        return "0"
+        return "0 ETH"
     sign = "-" if value < 0 else ""
-    magnitude = abs(value)
-    # The unit follows the rounded amount, so 999,999.9999 gwei reads 0.001 ETH, not 1,000,000 gwei.
-    digits = len(str(magnitude))
-    step = 10 ** max(0, digits - _SIGNIFICANT)
-    rounded = (magnitude + step // 2) // step * step
-    for exponent, unit, smallest in _UNITS:
-        if rounded >= smallest:
-            return f"{sign}{_significant(Decimal(magnitude).scaleb(-exponent))} {unit}"
-    return f"{sign}{magnitude:,} wei"
+    return f"{sign}{_significant(Decimal(abs(value)).scaleb(-_ETH_DECIMALS))} ETH"
 
 
 def _significant(amount: Decimal) -> str:
-    """``amount`` (≥ 0.001) rounded to four significant digits, integer part kept whole."""
+    """``amount`` (> 0) rounded to four significant digits, integer part kept whole."""
     integer_digits = amount.adjusted() + 1  # 0.0123 -> -1, 1.5 -> 1, 1234.5 -> 4
     decimals = max(0, _SIGNIFICANT - integer_digits)
     rounded = amount.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from fedchain.fsutil import atomic_output
 from fedchain.report.labels import (
     _MALICIOUS_MARK,
-    _UNITS,
     _display_round,
     _labeller,
     _malicious,
@@ -158,10 +157,9 @@ _PAYOUT_BARS = (
 
 
 def _axis_unit(largest: int) -> tuple[float, str]:
-    for exponent, unit, smallest in _UNITS:
-        if largest >= smallest:
-            return float(10**exponent), unit
-    return 1.0, "wei"
+    """Amounts are drawn in ETH, the one unit of every human view (``largest`` is unused)."""
+    del largest
+    return 1e18, "ETH"
 
 
 def _figure(*, width: float = 8.0, height: float = 4.5) -> Figure:

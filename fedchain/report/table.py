@@ -19,6 +19,7 @@ from fedchain.report.labels import (
     _malicious,
     _ordered_malicious,
     format_wei,
+    participant_legend,
 )
 
 __all__ = ["acceptance_stats", "round_table", "summary_lines"]
@@ -115,7 +116,9 @@ def summary_lines(result: Mapping[str, Any]) -> list[str]:
 
     Final accuracy, privacy budget, the escrow check (deposited = paid + refunded, ``OK`` or
     ``MISMATCH``), stakes and slashes, gas, wall time, how often each malicious client was rejected
-    and the honest acceptance rate. Lines whose data the result lacks are left out.
+    and the honest acceptance rate. Lines whose data the result lacks are left out. Where the
+    result gives participants names (``result["names"]``), the lines end with who each name is
+    (``c0 = 0x…full address (client)``).
     """
     lines: list[str] = []
     if result.get("final_accuracy") is not None:
@@ -141,6 +144,11 @@ def summary_lines(result: Mapping[str, Any]) -> list[str]:
     lines.append(
         f"honest clients: {share:.1%} of {counts['honest_submitted']} submissions accepted"
     )
+    if result.get("names"):
+        lines.append("participants:")
+        lines.extend(
+            f"  {p['label']} = {p['address']} ({p['role']})" for p in participant_legend(result)
+        )
     return lines
 
 

@@ -88,3 +88,42 @@ def test_demo_bad_options_are_one_line_errors(
     assert code == 1
     assert err.startswith("error: ") and message in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_demo_run_directory_names_senders_rounds_and_who_is_who(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """transactions.csv has the sender of every row and the round of every round's call;
+    the labels on screen (c0, m0) map to addresses in the output and in result.json."""
+    run_dir = tmp_path / "r"
+    code, out, err = _run(
+        ["demo", "--clients", "4", "--rounds", "2", "--miners", "1", "--attack", "none",
+         "--run-dir", str(run_dir)],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    result = json.loads((run_dir / "result.json").read_text())
+    clients, miners = result["clients"], result["miners"]
+    assert {result["names"][a] for a in clients} == {"c0", "c1", "c2", "c3"}
+    assert result["names"][miners[0]] == "m0"
+    legend = {p["label"]: p for p in result["participants"]}
+    for address in clients + miners:
+        label = result["names"][address]
+        assert legend[label]["address"] == address
+        assert f"{label} = {address} ({legend[label]['role']})" in out
+    assert "gwei" not in out  # one unit on screen
+
+    with (run_dir / "transactions.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows and all(r["sender"].startswith("0x") and len(r["sender"]) == 42 for r in rows)
+    participants = {a.lower() for a in (*clients, *miners, result["requester"])}
+    by_label: dict[str, list[dict[str, str]]] = {}
+    for row in rows:
+        by_label.setdefault(row["label"], []).append(row)
+    for joined in by_label["ITaskManager.joinAsClient"]:
+        assert joined["sender"].lower() in {a.lower() for a in clients}
+    assert by_label["ITaskManager.createTask"][0]["sender"] == result["requester"]
+    assert {r["sender"].lower() for r in rows} & participants
+    for label in ("ITaskManager.submitUpdatesBySig", "ITaskManager.postVerdict"):
+        assert sorted(int(r["round"]) for r in by_label[label]) == [0, 1], label
+    assert by_label["ITaskManager.postVerdict"][0]["sender"].lower() == miners[0].lower()

@@ -21,6 +21,7 @@ from fedchain.report import (
     client_labels,
     default_run_dir,
     format_wei,
+    participant_legend,
     plot_accuracy,
     plot_payouts,
     plot_reputation,
@@ -130,6 +131,11 @@ def _build_result() -> dict[str, Any]:
         "chain": "embedded",
         "store": "local:/tmp/store",
         "requester": REQUESTER,
+        # the names participants chose (the demo's simulation names its clients c0, c1...)
+        "names": {
+            **{a: f"c{i}" for i, a in enumerate(CLIENTS)},
+            **{a: f"m{i}" for i, a in enumerate(MINERS)},
+        },
         "clients": list(CLIENTS),
         "miners": list(MINERS),
         "malicious": [SIGN_FLIP, NOISE],
@@ -204,7 +210,7 @@ def test_short_address_keeps_four_hex_digits_each_side() -> None:
     assert short_address("0xabc") == "0xabc"
 
 
-def test_client_labels_follow_list_indices_case_insensitively(result: dict[str, Any]) -> None:
+def test_client_labels_are_chosen_names_case_insensitively(result: dict[str, Any]) -> None:
     result["rounds"][0]["accepted"][0] = CLIENTS[0].upper().replace("0X", "0x")
     labels = client_labels(result)
     assert [labels[a] for a in CLIENTS] == [f"c{i}" for i in range(N_CLIENTS)]
@@ -213,16 +219,52 @@ def test_client_labels_follow_list_indices_case_insensitively(result: dict[str, 
     assert labels[REQUESTER] == short_address(REQUESTER)
 
 
+def test_without_names_participants_are_their_short_addresses(result: dict[str, Any]) -> None:
+    """Join order means nothing to a participant: no ``c3`` unless the result names it so."""
+    del result["names"]
+    labels = client_labels(result)
+    assert [labels[a] for a in (*CLIENTS, *MINERS)] == [
+        short_address(a) for a in (*CLIENTS, *MINERS)
+    ]
+    header, rows = _rendered_rows(result)
+    first = dict(zip(header, rows[0], strict=True))
+    assert first["leader"] == short_address(MINERS[0])
+    assert first["rejected"] == f"{short_address(SIGN_FLIP)}* {short_address(NOISE)}*"
+    lines = summary_lines(result)
+    assert f"malicious {short_address(SIGN_FLIP)} (sign_flip) rejected 5/5 rounds" in lines
+    assert not any(line.startswith("participants") for line in lines)
+    assert not any(f"c{i}" in " ".join(lines).split() for i in range(N_CLIENTS))
+
+
+def test_short_addresses_that_collide_are_made_longer() -> None:
+    twins = ["0x1234" + "0" * 30 + "abcd", "0x1234" + "1" * 30 + "abcd"]
+    labels = client_labels({"clients": twins, "rounds": []})
+    assert len(set(labels.values())) == 2
+    assert labels[twins[0]] == "0x123400…00abcd"
+
+
+def test_participant_legend_maps_every_label_to_its_address(result: dict[str, Any]) -> None:
+    legend = participant_legend(result)
+    assert legend[0] == {"label": "c0", "address": CLIENTS[0], "role": "client"}
+    assert [p["role"] for p in legend] == ["client"] * 10 + ["miner"] * 3 + ["requester"]
+    assert legend[-1] == {
+        "label": short_address(REQUESTER), "address": REQUESTER, "role": "requester"
+    }  # fmt: skip
+    lines = summary_lines(result)
+    at = lines.index("participants:")
+    assert lines[at + 1] == f"  c0 = {CLIENTS[0]} (client)"
+    assert f"  m2 = {MINERS[2]} (miner)" in lines[at:]
+
+
 @pytest.mark.parametrize(
     ("wei", "text"),
     [
-        (0, "0"),
-        (1, "1 wei"),
-        (123, "123 wei"),
-        (999_499, "999,499 wei"),
-        (10**6, "0.001 gwei"),
-        (1_500_000_000, "1.5 gwei"),
-        (123_456_789_000, "123.5 gwei"),
+        (0, "0 ETH"),
+        (1, "0.000000000000000001 ETH"),
+        (123, "0.000000000000000123 ETH"),
+        (10**10, "0.00000001 ETH"),  # 10 gwei
+        (1_500_000_000, "0.0000000015 ETH"),
+        (123_456_789_000, "0.0000001235 ETH"),
         (999_999_999_999_999, "0.001 ETH"),
         (12_300_000_000_000_000, "0.0123 ETH"),
         (10**18, "1 ETH"),
@@ -230,7 +272,7 @@ def test_client_labels_follow_list_indices_case_insensitively(result: dict[str, 
         (1_234_567 * FINNEY, "1,235 ETH"),
     ],
 )
-def test_format_wei(wei: int, text: str) -> None:
+def test_format_wei_reads_in_eth_only(wei: int, text: str) -> None:
     assert format_wei(wei) == text
 
 
@@ -304,7 +346,7 @@ def test_round_table_copes_with_optional_keys_missing() -> None:
     row = dict(zip(header, rows[0], strict=True))
     assert row["accepted"] == "2/2"
     assert row["accuracy"] == row["gas"] == row["leader"] == "—"
-    assert row["rewards"] == "0"
+    assert row["rewards"] == "0 ETH"
     assert summary_lines(bare) == [
         "privacy: none (epsilon: n/a)",
         "malicious clients: none",
