@@ -16,14 +16,8 @@ stakes accounted for.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -33,6 +27,8 @@ from fedchain.chain.connection import Chain, derive_accounts
 from fedchain.chain.deploy import Deployment
 from fedchain.chain.errors import AnvilError
 from fedchain.roles import TaskLog, TaskStatus, read_task, task_outcome
+
+from .harness import Participant, wait_for
 
 pytestmark = [pytest.mark.anvil, pytest.mark.slow, pytest.mark.xdist_group("multiprocess")]
 
@@ -59,53 +55,6 @@ min_miner_stake = "0.01 ether"
 [training]
 epochs = 1
 """
-
-
-class Participant:
-    """One ``fedchain`` process with its own key and log file."""
-
-    def __init__(self, name: str, argv: list[str], key: str, logs: Path) -> None:
-        self.name, self.argv, self.key, self.logs = name, argv, key, logs
-        self.starts = 0
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> Participant:
-        env = {**os.environ, "FEDCHAIN_PRIVATE_KEY": self.key, "OMP_NUM_THREADS": "1"}
-        env.pop("FEDCHAIN_KEYSTORE_PASSWORD", None)
-        self.starts += 1
-        log = (self.logs / f"{self.name}.{self.starts}.log").open("wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "fedchain.cli", *self.argv],
-            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
-        )  # fmt: skip
-        log.close()
-        return self
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
-
-    def output(self) -> str:
-        return (self.logs / f"{self.name}.{self.starts}.log").read_text(errors="replace")
-
-    def last_json(self) -> dict[str, Any]:
-        return dict(json.loads(self.output().strip().splitlines()[-1]))
-
-
-def _wait(
-    what: str, predicate: Callable[[], bool], timeout: float, crowd: list[Participant]
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        for p in crowd:  # a participant that died early explains the wait
-            if p.proc is not None and p.proc.poll() not in (None, 0, -9):
-                raise AssertionError(f"{p.name} exited {p.proc.returncode}:\n{p.output()[-3000:]}")
-        time.sleep(0.25)
-    tails = "\n".join(f"--- {p.name}\n{p.output()[-1500:]}" for p in crowd)
-    raise AssertionError(f"timed out waiting for {what}\n{tails}")
 
 
 @pytest.fixture
@@ -141,7 +90,7 @@ def test_requester_clients_and_miners_as_separate_processes(
     ).start()  # fmt: skip
     with connect(node.url) as chain:
         d = Deployment.from_json(chain, json.loads(deployment_file.read_text()))
-        _wait("the task", lambda: int(d.tasks.taskCount()) == 1, 120, [requester])
+        wait_for("the task", lambda: int(d.tasks.taskCount()) == 1, 120, [requester])
         task = ["--task", "1"]
         miners = [
             Participant(f"miner{j}", ["miner", "run", *task, *common], keys[1 + CLIENTS + j], logs)
@@ -173,7 +122,7 @@ def _play(
     clients: list[Participant],
 ) -> None:
     tasks = d.tasks
-    _wait("the task to start", lambda: read_task(tasks, 1).status is TaskStatus.RUNNING, 240,
+    wait_for("the task to start", lambda: read_task(tasks, 1).status is TaskStatus.RUNNING, 240,
           everyone)  # fmt: skip
     by_address = {
         a.address.lower(): p
@@ -192,11 +141,11 @@ def _play(
         log.refresh()
         return address.lower() in log.submissions(0)
 
-    _wait("client 0's round-0 update", submitted, 120, everyone)
+    wait_for("client 0's round-0 update", submitted, 120, everyone)
     restarted.kill()
     restarted.start()  # carries on from what the chain says
     live = [p for p in everyone if p is not leader]
-    _wait("everyone to finish", lambda: all(p.proc is not None and p.proc.poll() is not None
+    wait_for("everyone to finish", lambda: all(p.proc is not None and p.proc.poll() is not None
                                             for p in live), 420, live)  # fmt: skip
     for p in live:
         assert p.proc is not None and p.proc.returncode == 0, f"{p.name}:\n{p.output()[-3000:]}"
