@@ -367,6 +367,38 @@ class Session:
             self.chain.close()
 
 
+#: The contract addresses a deployment file records.
+_DEPLOYMENT_ADDRESSES = (
+    "participant_registry", "model_registry", "task_manager", "task_manager_extension",
+)  # fmt: skip
+
+
+def chain_mismatch(chain: Chain, document: dict[str, Any]) -> str | None:
+    """Why the deployment file ``document`` does not describe the contracts on ``chain``, or
+    None when it does: another chain id, no code at one of its addresses, or (when the file
+    records it) another block at its deployment block."""
+    if int(document["chain_id"]) != chain.chain_id:
+        return f"it is for chain id {document['chain_id']}, the node's is {chain.chain_id}"
+    for key in _DEPLOYMENT_ADDRESSES:
+        if len(chain.w3.eth.get_code(document[key])) == 0:
+            return f"there is no contract code at its {key} {document[key]}"
+    from web3.exceptions import BlockNotFound
+
+    recorded = document.get("deployed_block")
+    if isinstance(recorded, dict) and isinstance(recorded.get("number"), int):
+        try:
+            block = chain.w3.eth.get_block(recorded["number"])
+            found = "0x" + bytes(block["hash"]).hex()
+        except BlockNotFound:
+            found = None
+        if found != recorded.get("hash"):
+            return (
+                f"block {recorded['number']} of this chain is not the one it was deployed in "
+                "(another chain at the same addresses)"
+            )
+    return None
+
+
 @contextlib.contextmanager
 def open_session(
     deployment_file: Path,
@@ -387,7 +419,6 @@ def open_session(
         ChainConnectionError: the node does not answer.
         ConfigError: no RPC URL anywhere.
     """
-    from eth_utils import to_checksum_address
 
     from fedchain.chain.connection import connect
     from fedchain.chain.deploy import Deployment, DeploymentError
@@ -409,11 +440,12 @@ def open_session(
         opened: BlobStore | None = None
         try:
             deployment = Deployment.from_json(chain, data)
-            if len(chain.w3.eth.get_code(to_checksum_address(deployment.tasks.address))) == 0:
+            mismatch = chain_mismatch(chain, data)
+            if mismatch is not None:
                 raise DeploymentError(
-                    f"no TaskManager at {deployment.tasks.address} on {redact_url(url)}: "
-                    f"{deployment_file} belongs to another node (or the node was restarted); "
-                    "deploy again"
+                    f"{deployment_file} does not describe the contracts on {redact_url(url)}: "
+                    f"{mismatch} (another node, or a node restarted without its state); "
+                    "deploy again or pass the right --deployment"
                 )
             if with_store:
                 opened = open_store(store or default_store_spec())

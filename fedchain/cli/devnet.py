@@ -33,6 +33,7 @@ from fedchain.cli.common import (
     KeystoreOpt,
     Output,
     RpcUrlOpt,
+    chain_mismatch,
     check_rpc_url,
     hiding_credentials,
     load_key,
@@ -48,7 +49,7 @@ from fedchain.report import format_wei
 if TYPE_CHECKING:
     from fedchain.chain.connection import Chain
 
-__all__ = ["DEVNET_FORMAT", "STATE_INTERVAL", "DevnetError", "app", "chain_mismatch", "register"]
+__all__ = ["DEVNET_FORMAT", "STATE_INTERVAL", "DevnetError", "app", "register"]
 
 #: Version tag of ``devnet.json``.
 DEVNET_FORMAT = "fedchain-devnet/1"
@@ -66,7 +67,6 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-_ADDRESS_KEYS = ("participant_registry", "model_registry", "task_manager", "task_manager_extension")
 
 DirOpt = Annotated[
     Path, typer.Option("--dir", help="The devnet's directory (deployment, PID file, log).")
@@ -165,32 +165,6 @@ def _deployed_block(chain: Chain) -> dict[str, Any]:
     """The latest block (the deployment's last) by number and hash: names this very chain."""
     block = chain.w3.eth.get_block("latest")
     return {"number": int(block["number"]), "hash": "0x" + bytes(block["hash"]).hex()}
-
-
-def chain_mismatch(chain: Chain, document: dict[str, Any]) -> str | None:
-    """Why the deployment file ``document`` does not describe the contracts on ``chain``, or
-    None when it does: another chain id, no code at one of its addresses, or (when the file
-    records it) another block at its deployment block."""
-    if int(document["chain_id"]) != chain.chain_id:
-        return f"it is for chain id {document['chain_id']}, the node's is {chain.chain_id}"
-    for key in _ADDRESS_KEYS:
-        if len(chain.w3.eth.get_code(document[key])) == 0:
-            return f"there is no contract code at its {key} {document[key]}"
-    from web3.exceptions import BlockNotFound
-
-    recorded = document.get("deployed_block")
-    if isinstance(recorded, dict) and isinstance(recorded.get("number"), int):
-        try:
-            block = chain.w3.eth.get_block(recorded["number"])
-            found = "0x" + bytes(block["hash"]).hex()
-        except BlockNotFound:
-            found = None
-        if found != recorded.get("hash"):
-            return (
-                f"block {recorded['number']} of this chain is not the one it was deployed in "
-                "(another chain at the same addresses)"
-            )
-    return None
 
 
 def _remove(*paths: Path) -> None:

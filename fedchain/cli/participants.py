@@ -21,6 +21,7 @@ from fedchain.cli.common import (
     Describe,
     JsonOpt,
     KeystoreOpt,
+    NodeTimeoutOpt,
     Output,
     PollOpt,
     RoleDisplay,
@@ -345,6 +346,7 @@ def client_run_command(
     store: StoreOpt = None,
     poll: PollOpt = 1.0,
     timeout: TimeoutOpt = None,
+    node_timeout: NodeTimeoutOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Join task --task as a client and train every round on your data, then claim."""
@@ -371,7 +373,8 @@ def client_run_command(
         with RoleDisplay(out.err, label=f"client · task {task_id}") as display:
             who.log = display.log
             claimed = drive(client, describe=_describe_client(client), display=display,
-                            poll=poll, timeout=timeout, what="client")  # fmt: skip
+                            poll=poll, timeout=timeout, what="client",
+                            node_timeout=node_timeout)  # fmt: skip
         status = client.state().status.name.lower()  # refreshes the log too
         _require_member(client, client.log.clients(), "client")
         settlement = _settlement(client.log, "ClientSettled", "client", who.address)
@@ -422,6 +425,7 @@ def miner_run_command(
     store: StoreOpt = None,
     poll: PollOpt = 1.0,
     timeout: TimeoutOpt = None,
+    node_timeout: NodeTimeoutOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Join task --task as a miner: verify every round's updates, lead or attest, then claim."""
@@ -449,7 +453,8 @@ def miner_run_command(
         with RoleDisplay(out.err, label=f"miner · task {task_id}") as display:
             who.log = display.log
             claimed = drive(miner, describe=_describe_miner(miner), display=display,
-                            poll=poll, timeout=timeout, what="miner")  # fmt: skip
+                            poll=poll, timeout=timeout, what="miner",
+                            node_timeout=node_timeout)  # fmt: skip
         status = miner.state().status.name.lower()  # refreshes the log too
         _require_member(miner, miner.log.miners(), "miner")
         clients = miner.log.clients()

@@ -278,7 +278,15 @@ def test_errors_against_a_node(
     with AnvilNode() as other:  # the same chain id, but nothing deployed there
         code, _, err = run(["task", "status", "1", "--deployment", str(deployment),
                             "--rpc-url", other.url], capsys)  # fmt: skip
-    assert_one_error_line(code, err, "no TaskManager", "deploy again")
+        assert_one_error_line(code, err, "no contract code", "deploy again")
+    # A fresh chain with the same deployer deploys at the very same addresses: only the
+    # deployment block tells them apart (a devnet restarted without its state).
+    moved = json.loads(deployment.read_text())
+    assert isinstance(moved["deployed_block"]["number"], int)
+    moved["deployed_block"]["hash"] = "0x" + "ab" * 32
+    (tmp_path / "moved.json").write_text(json.dumps(moved))
+    code, _, err = run(["task", "status", "1", "--deployment", "moved.json"], capsys)
+    assert_one_error_line(code, err, "not the one it was deployed in", "deploy again")
 
 
 @pytest.mark.anvil
