@@ -16,7 +16,11 @@ The table gives each median in seconds and its ratio to ``python -c pass``; the 
 JSON object with the medians, the ratios and the targets of BENCHMARKS.md (``--help`` and
 ``ipfs cid`` ≤ 0.3 s, ``task status`` of a 3-round task ≤ 2 s).
 
-Run: ``.venv/bin/python benchmarks/cli_latency.py [--repeats 7] [--no-task]``.
+``--before DIR`` also times every command with ``PYTHONPATH=DIR``, an older copy of the
+package (``git archive REV fedchain | tar -x -C DIR``), in the same run: rows ``NAME@before``
+and, in the JSON, ``speedup_vs_before``. The task is set up by the current code either way.
+
+Run: ``.venv/bin/python benchmarks/cli_latency.py [--repeats 7] [--no-task] [--before DIR]``.
 """
 
 from __future__ import annotations
@@ -80,15 +84,21 @@ def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "fedchain.cli", *args]
 
 
-def _time(argv: list[str], *, env: dict[str, str], cwd: Path, warmup: int, repeats: int) -> float:
-    """Median wall seconds of ``argv`` as a fresh process (it must exit 0)."""
+def _time(
+    argv: list[str], *, env: dict[str, str], cwd: Path, warmup: int, repeats: int
+) -> float | None:
+    """Median wall seconds of ``argv`` as a fresh process; None (and a note on stderr) when it
+    does not exit 0, e.g. ``--version`` on a build that lacks it."""
     times: list[float] = []
     for i in range(warmup + repeats):
         start = time.perf_counter()
         done = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=600)
         elapsed = time.perf_counter() - start
         if done.returncode != 0:
-            raise SystemExit(f"{' '.join(argv)} failed ({done.returncode}): {done.stderr.strip()}")
+            lines = [ln.strip(" │╭╮╰╯─") for ln in done.stderr.splitlines()]
+            last = ([ln for ln in lines if ln] or [""])[-1]
+            print(f"{' '.join(argv[1:])} failed ({done.returncode}): {last}", file=sys.stderr)
+            return None
         if i >= warmup:
             times.append(elapsed)
     return statistics.median(times)
@@ -179,6 +189,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--no-task", action="store_true", help="skip the Anvil task")
+    parser.add_argument("--before", type=Path, help="an older fedchain tree to time as well")
     args = parser.parse_args()
 
     from fedchain.chain import DEFAULT_MNEMONIC, AnvilNode, derive_accounts
@@ -194,6 +205,11 @@ def main() -> None:
         keystore = work / "key.json"
         create_keystore(keystore, password="bench", kdf_iterations=LIGHT_SCRYPT_N)
         env = _env()
+        envs = {"": env}
+        if args.before is not None:
+            if not (args.before / "fedchain" / "__init__.py").is_file():
+                raise SystemExit(f"--before {args.before}: no fedchain/__init__.py there")
+            envs["@before"] = {**env, "PYTHONPATH": str(args.before.resolve())}
         runs = {"warmup": args.warmup, "repeats": args.repeats}
         commands: dict[str, list[str]] = {
             "python_pass": [sys.executable, "-c", "pass"],
@@ -204,7 +220,10 @@ def main() -> None:
             "account_address": _cli("account", "address", "--keystore", str(keystore)),
         }
         for name, argv in commands.items():
-            timed[name] = _time(argv, env=env, cwd=work, **runs)
+            for suffix, run_env in envs.items():
+                if suffix and name in ("python_pass",):
+                    continue
+                timed[name + suffix] = _time(argv, env=run_env, cwd=work, **runs)
         timed["task_status"] = None
         task_setup_s = None
         if not args.no_task:
@@ -213,20 +232,23 @@ def main() -> None:
                 deployment, task_id = _finished_task(work, node.url, keys)
                 task_setup_s = time.perf_counter() - start
                 argv = _cli("task", "status", str(task_id), "--deployment", str(deployment))
-                timed["task_status"] = _time(argv, env=env, cwd=work, **runs)
-                argv_json = [*argv, "--json"]
-                timed["task_status_json"] = _time(argv_json, env=env, cwd=work, **runs)
+                for suffix, run_env in envs.items():
+                    timed["task_status" + suffix] = _time(argv, env=run_env, cwd=work, **runs)
+                    timed["task_status_json" + suffix] = _time(
+                        [*argv, "--json"], env=run_env, cwd=work, **runs
+                    )
 
     base = timed["python_pass"]
-    assert base is not None
+    if base is None:
+        raise SystemExit("python -c pass failed")
     ratios = {k: (v / base if v is not None else None) for k, v in timed.items()}
-    print(f"{'command':<20} {'median s':>9} {'× python -c pass':>17} {'target s':>9}")
+    print(f"{'command':<24} {'median s':>9} {'× python -c pass':>17} {'target s':>9}")
     for name, seconds in timed.items():
         target = TARGETS_S.get(name)
         shown = f"{seconds:9.3f}" if seconds is not None else f"{'-':>9}"
         ratio = ratios[name]
         shown_ratio = f"{ratio:17.1f}" if ratio is not None else f"{'-':>17}"
-        print(f"{name:<20} {shown} {shown_ratio} {target if target else '':>9}")
+        print(f"{name:<24} {shown} {shown_ratio} {target if target else '':>9}")
     out: dict[str, Any] = {
         "benchmark": "cli_latency",
         "repeats": args.repeats,
@@ -239,10 +261,18 @@ def main() -> None:
             )
             for k, v in timed.items()
         },
+        "speedup_vs_before": {
+            k: (before / v if v and before else None)
+            for k, v in timed.items()
+            if not k.endswith("@before")
+            for before in [timed.get(k + "@before")]
+            if k + "@before" in timed
+        },
         "targets_s": TARGETS_S,
         "meets_targets": {
-            k: (timed[k] is not None and timed[k] <= t)  # type: ignore[operator]
+            k: (seconds is not None and seconds <= t)
             for k, t in TARGETS_S.items()
+            for seconds in [timed.get(k)]
         },
         "task_setup_s": task_setup_s,
         "load_average": os.getloadavg()[0],
