@@ -1,25 +1,40 @@
-"""``fedchain task``: publish a task from a task file, follow it as its requester, read its status.
+"""``fedchain task``: write, publish, follow as its requester, list and read tasks.
 
-``task create TASK.toml`` puts the initial model (with the task manifest) on the store and
-creates the task with the whole reward escrowed; with ``--follow`` it then stays as the
+``task init [FILE]`` writes a commented example task file. ``task create TASK.toml`` puts the
+initial model (with the task manifest) on the store and creates the task with the whole reward
+escrowed; it refuses a task this key already published from the same file while that one has
+not ended (``--force`` publishes a second one). With ``--follow`` it then stays as the
 requester: starts the task once it is full (or at the join deadline), waits for the rounds,
 settles members that do not claim, withdraws the refund, fetches and checks the final model and
 prints the round table. ``task follow ID`` does the same for a task created earlier (a requester
-that was stopped carries on). ``task status ID`` needs no key: it reads the chain only.
+that was stopped carries on; Ctrl-C and ``--timeout`` name that command). A task that produced
+no model (cancelled, or no round accepted an update) exits :data:`NO_MODEL_EXIT`. ``task list``
+and ``task status ID`` need no key: they read the chain only.
 
 The roles (and torch) are imported when a command runs, so that the CLI starts fast.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
+import os
+import shlex
+import signal
+import threading
 import time
+from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import typer
 
 from fedchain.cli.common import (
+    DEPLOYMENT_ENV,
+    RPC_URL_ENV,
     DeploymentOpt,
     Describe,
     JsonOpt,
@@ -36,9 +51,10 @@ from fedchain.cli.common import (
     open_session,
     redact_url,
     relative_time,
+    url_has_credentials,
 )
 from fedchain.errors import ConfigError
-from fedchain.report import format_wei, round_table, summary_lines
+from fedchain.report import format_wei, round_table, short_address, summary_lines
 
 if TYPE_CHECKING:
     import numpy as np
@@ -48,7 +64,13 @@ if TYPE_CHECKING:
 
     _TestSplit = tuple[np.ndarray, np.ndarray]
 
-__all__ = ["app", "fresh_view", "task_result"]
+__all__ = ["NO_MODEL_EXIT", "app", "fresh_view", "task_result"]
+
+#: Exit code of ``task follow`` and ``task create --follow`` when the task ended without a
+#: trained model: it was cancelled, or no round accepted any update.
+NO_MODEL_EXIT: Final = 4
+_DEFAULT_DEPLOYMENT: Final = Path("deployment.json")
+_DEFAULT_SETTLE_AFTER: Final = 60.0
 
 app = typer.Typer(
     help="Publish a task, follow it as its requester, read its status.",
@@ -77,6 +99,15 @@ EvaluateOpt = Annotated[
 DataOpt = Annotated[
     Path | None,
     typer.Option("--data", help="MNIST .npz file or IDX directory.", show_default=False),
+]
+RunDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--run-dir",
+        help="At the end, write the run directory here: result.json, rounds.txt (the round "
+        "table), transactions.csv and the plots.",
+        show_default=False,
+    ),
 ]
 
 
@@ -209,11 +240,101 @@ def _describe_requester(requester: Requester) -> Describe:
     return describe
 
 
+@dataclasses.dataclass(frozen=True)
+class _FollowArgs:
+    """The options the requester follows its task with, and how to give them again."""
+
+    deployment: Path
+    rpc_url: str | None
+    keystore: Path | None
+    store: str | None
+    settle_after: float
+    evaluate_on: str | None
+    data: Path | None
+    run_dir: Path | None
+
+    def command(self, task_id: int) -> str:
+        """The ``fedchain task follow`` command line that carries on with these options.
+
+        Options that the environment gives anyway are left out; an RPC URL that carries
+        credentials is written ``URL``, never as it is.
+        """
+        args = ["fedchain", "task", "follow", str(task_id)]
+        if self.deployment != _DEFAULT_DEPLOYMENT and str(self.deployment) != os.environ.get(
+            DEPLOYMENT_ENV
+        ):
+            args += ["--deployment", str(self.deployment)]
+        if self.rpc_url and self.rpc_url != os.environ.get(RPC_URL_ENV):
+            args += ["--rpc-url", "URL" if url_has_credentials(self.rpc_url) else self.rpc_url]
+        if self.keystore is not None:
+            args += ["--keystore", str(self.keystore)]
+        if self.store is not None:
+            args += ["--store", self.store]
+        if self.settle_after != _DEFAULT_SETTLE_AFTER:
+            args += ["--settle-after", f"{self.settle_after:g}"]
+        if self.evaluate_on is not None:
+            args += ["--evaluate", self.evaluate_on]
+        if self.data is not None:
+            args += ["--data", str(self.data)]
+        if self.run_dir is not None:
+            args += ["--run-dir", str(self.run_dir)]
+        return shlex.join(args)
+
+
+class _Interrupted(BaseException):
+    """Ctrl-C while the requester follows its task (see :func:`_sigint_stops`)."""
+
+
+@contextlib.contextmanager
+def _sigint_stops() -> Iterator[None]:
+    """Inside the block, Ctrl-C raises :class:`_Interrupted` instead of KeyboardInterrupt, so
+    that the requester's own hint (``task follow ID``) is printed, not the generic one."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise _Interrupted
+
+    previous = signal.signal(signal.SIGINT, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _run_requester(
+    session: Session,
+    task_id: int,
+    args: _FollowArgs,
+    *,
+    test: _TestSplit | None,
+    poll: float,
+    timeout: float | None,
+    out: Output,
+) -> dict[str, Any]:
+    """:func:`_follow`, with Ctrl-C (exit 130) and ``--timeout`` naming the command that
+    carries on: ``fedchain task follow ID``, never ``task create`` again (a second escrow)."""
+    from fedchain.roles.errors import RoleTimeoutError
+
+    hint = args.command(task_id)
+    try:
+        with _sigint_stops():
+            return _follow(session, task_id, args, test=test, poll=poll, timeout=timeout, out=out)
+    except _Interrupted:
+        typer.echo(f"interrupted: the requester stopped (carry on with '{hint}')", err=True)
+        raise typer.Exit(130) from None
+    except RoleTimeoutError:
+        raise RoleTimeoutError(
+            f"requester: task {task_id} not done after {timeout:g} s (carry on with '{hint}')"
+        ) from None
+
+
 def _follow(
     session: Session,
     task_id: int,
+    args: _FollowArgs,
     *,
-    settle_after: float,
     test: _TestSplit | None,
     poll: float,
     timeout: float | None,
@@ -222,12 +343,13 @@ def _follow(
     """Run the requester until done; the result dict (outcome, models, accuracy)."""
     from fedchain.learning import evaluate
     from fedchain.roles.chainview import TaskStatus
+    from fedchain.roles.outcome import empty_rounds, no_model_reason
     from fedchain.roles.requester import Requester
     from fedchain.storage import cid_to_digest
 
     t0 = time.monotonic()
     who = session.participant()
-    requester = Requester(who, task_id, settle_after=settle_after)
+    requester = Requester(who, task_id, settle_after=args.settle_after)
     with RoleDisplay(out.err, label=f"task {task_id}") as display:
         who.log = display.log
         drive(requester, describe=_describe_requester(requester), display=display, poll=poll,
@@ -254,7 +376,11 @@ def _follow(
             row["accuracy"] = round(evaluate(requester.spec, model.state, *test), 4)
         rounds = result["rounds"]
         result["final_accuracy"] = rounds[-1]["accuracy"] if rounds else None
+    result["empty_rounds"] = empty_rounds(result)
+    result["no_model_reason"] = no_model_reason(result)
     result["wall_seconds"] = round(time.monotonic() - t0, 1)
+    if args.run_dir is not None:
+        _write_run_dir(session, requester.log, result, args.run_dir)
     return result
 
 
@@ -265,55 +391,224 @@ def _initial_cid(session: Session, task_id: int) -> str:
     return digest_to_cid(bytes(digest), int(codec))
 
 
-def _print_result(out: Output, result: dict[str, Any]) -> None:
-    out.out.print(round_table(result))
+# -- the run directory ------------------------------------------------------------------------
+
+
+def _task_transactions(session: Session, log: TaskLog) -> list[dict[str, Any]]:
+    """Every transaction that emitted one of the task's events, from its receipt, in chain
+    order: ``round`` (the lowest round its events name, None for joins and settlements),
+    ``label`` (``TaskManager.<function>``), ``sender``, ``gas_used``, ``fee_wei``,
+    ``block_number``, ``tx_hash``. Withdrawals emit no task event and are not listed."""
+    from eth_typing import HexStr
+
+    from fedchain.chain.abi import selector
+
+    tasks = session.deployment.tasks
+    names = {
+        selector(e): str(e["name"]) for e in tasks.abi if e.get("type") == "function"
+    }  # fmt: skip
+    w3 = session.chain.w3
+    rounds: dict[str, int | None] = {}
+    order: list[str] = []
+    for event in sorted(log.events(), key=lambda e: e.sort_key):
+        if event.tx_hash not in rounds:
+            rounds[event.tx_hash] = None
+            order.append(event.tx_hash)
+        r = event.args.get("round")
+        if r is not None:
+            known = rounds[event.tx_hash]
+            rounds[event.tx_hash] = int(r) if known is None else min(known, int(r))
+    transactions = []
+    for tx_hash in order:
+        tx = w3.eth.get_transaction(HexStr(tx_hash))
+        receipt = w3.eth.get_transaction_receipt(HexStr(tx_hash))
+        data = bytes(tx["input"])
+        gas = int(receipt["gasUsed"])
+        transactions.append(
+            {
+                "round": rounds[tx_hash], "label": f"TaskManager.{names.get(data[:4], '?')}",
+                "sender": str(tx["from"]), "gas_used": gas,
+                "fee_wei": gas * int(receipt.get("effectiveGasPrice", tx.get("gasPrice", 0))),
+                "block_number": int(receipt["blockNumber"]), "tx_hash": tx_hash,
+            }
+        )  # fmt: skip
+    return transactions
+
+
+def _write_run_dir(session: Session, log: TaskLog, result: dict[str, Any], run_dir: Path) -> None:
+    """Write ``run_dir`` like the demo's (:func:`fedchain.report.write_run_dir`) plus
+    ``rounds.txt``; every round's ``gas`` and ``gas_total`` come from the receipts."""
+    from rich.console import Console
+
+    from fedchain.fsutil import atomic_output
+    from fedchain.report import write_run_dir
+
+    transactions = _task_transactions(session, log)
+    for row in result["rounds"]:
+        row["gas"] = sum(t["gas_used"] for t in transactions if t["round"] == row["round"])
+    result["gas_total"] = sum(t["gas_used"] for t in transactions)
+    result["run_dir"] = str(run_dir)
+    files = write_run_dir(result, transactions, run_dir)
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=120, color_system=None, highlight=False)
+    console.print(round_table(result))
+    for line in _summary(result):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+    with atomic_output(run_dir / "rounds.txt", mode=0o666) as fh:
+        fh.write(buffer.getvalue().encode("utf-8"))
+    result["run_files"] = sorted([*(p.name for p in files.values()), "rounds.txt"])
+
+
+# -- printing a result ------------------------------------------------------------------------
+
+
+def _summary(result: dict[str, Any]) -> list[str]:
+    """:func:`summary_lines`, honest about a task in which nothing was submitted or accepted."""
+    accepted_any = any(row.get("accepted") for row in result["rounds"])
+    lines = []
     for line in summary_lines(result):
+        if line.startswith("honest clients: ") and line.endswith(" of 0 submissions accepted"):
+            line = "honest clients: no submissions to accept"
+        elif line.startswith("final accuracy: ") and not accepted_any:
+            line += " (the initial model: no update was ever accepted)"
+        lines.append(line)
+    empty = result.get("empty_rounds") or []
+    if empty:
+        shown = ", ".join(str(r + 1) for r in empty)
+        lines.append(f"WARNING: no client submitted in round(s) {shown} of {len(result['rounds'])}")
+    return lines
+
+
+def _fetch_command(cid: str, store: str | None) -> str:
+    """The command that fetches ``cid`` from the store the user named (or the default one)."""
+    args = ["fedchain", "ipfs", "get", cid, "-o", "final.safetensors"]
+    return shlex.join([*args, "--store", store] if store is not None else args)
+
+
+def _print_result(out: Output, result: dict[str, Any], *, store: str | None) -> None:
+    out.out.print(round_table(result))
+    for line in _summary(result):
         out.line(line)
-    if result.get("final_model"):
+    reason = result.get("no_model_reason")
+    if reason is not None:
+        out.line(f"final model: none trained ({reason})")
+    elif result.get("final_model"):
         out.line(f"final model: {result['final_model']} (checked against its on-chain digest)")
+        out.line(f"fetch it with: {_fetch_command(result['final_model'], store)}")
     out.line(f"refund withdrawn: {format_wei(int(result.get('withdrawn') or 0))}")
+    if result.get("run_dir"):
+        out.line(f"run directory: {result['run_dir']} ({', '.join(result['run_files'])})")
+
+
+def _finish(out: Output, result: dict[str, Any], *, store: str | None) -> None:
+    """Print the result; exit :data:`NO_MODEL_EXIT` when the task produced no model."""
+    _print_result(out, result, store=store)
+    out.result(result)
+    reason = result.get("no_model_reason")
+    if reason is not None:
+        typer.echo(f"task {result['task_id']} produced no model: {reason}", err=True)
+        raise typer.Exit(NO_MODEL_EXIT)
+
+
+def _ether(wei: int) -> str:
+    """``wei`` in ETH, exactly: ``0.00005 ETH``."""
+    text = format(Decimal(wei).scaleb(-18).normalize(), "f")
+    return f"{text} ETH"
 
 
 # -- commands ---------------------------------------------------------------------------------
 
 
+@app.command("init")
+def init_command(
+    task_file: Annotated[
+        Path, typer.Argument(help="The task file to write.", show_default=True)
+    ] = Path("task.toml"),
+    force: Annotated[bool, typer.Option("--force", help="Replace FILE if it exists.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write a commented example task file (the digits demo's settings) to edit and publish."""
+    from fedchain.fsutil import atomic_output
+    from fedchain.roles.taskfile import DEFAULT_TASK_TOML, load_task_file
+
+    def exists(path: Path) -> ConfigError:
+        return ConfigError(f"{path} exists; pass --force to replace it")
+
+    out = Output(as_json)
+    try:
+        task_file.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_output(task_file, overwrite=force, mode=0o666, exists_error=exists) as fh:
+            fh.write(DEFAULT_TASK_TOML.encode("utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot write {task_file}: {exc.strerror or exc}") from None
+    task = load_task_file(task_file)  # it passes its own check
+    out.line(
+        f"wrote {task_file}: {task.rounds} round(s), up to {task.max_clients} clients, committee "
+        f"{task.committee_size}, escrow {format_wei(task.escrow)}; edit it (docs/taskfile.md), "
+        f"then 'fedchain task create {shlex.quote(str(task_file))}'"
+    )
+    out.result({"path": str(task_file), "rounds": task.rounds, "escrow": task.escrow})
+
+
 @app.command("create")
 def create_command(
     task_file: Annotated[Path, typer.Argument(help="The TOML task file.", show_default=False)],
-    deployment: DeploymentOpt = Path("deployment.json"),
+    deployment: DeploymentOpt = _DEFAULT_DEPLOYMENT,
     rpc_url: RpcUrlOpt = None,
     keystore: KeystoreOpt = None,
     store: StoreOpt = None,
     follow: Annotated[
         bool, typer.Option("--follow", help="Stay as the requester until the task is done.")
     ] = False,
-    settle_after: SettleAfterOpt = 60.0,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Publish even if this key already published the same task and it has not ended.",
+        ),
+    ] = False,
+    settle_after: SettleAfterOpt = _DEFAULT_SETTLE_AFTER,
     evaluate_on: EvaluateOpt = None,
     data: DataOpt = None,
+    run_dir: RunDirOpt = None,
     poll: PollOpt = 1.0,
     timeout: TimeoutOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Publish TASK_FILE's task (initial model on the store, reward escrowed); print its id."""
     from fedchain.roles.chainview import read_task
-    from fedchain.roles.requester import publish_task
+    from fedchain.roles.requester import DuplicateTaskError, publish_task
     from fedchain.roles.taskfile import load_task_file
 
     task = load_task_file(task_file)
-    if evaluate_on is not None and not follow:
-        raise ConfigError("--evaluate needs --follow")
+    if not follow:
+        for option, value in (("--evaluate", evaluate_on), ("--run-dir", run_dir)):
+            if value is not None:
+                raise ConfigError(f"{option} needs --follow")
     test = _test_split(evaluate_on, data)
     account = load_key(keystore)
     out = Output(as_json)
+    for note in task.notes:
+        typer.echo(f"note: {note}", err=True)
+    args = _FollowArgs(deployment, rpc_url, keystore, store, settle_after, evaluate_on, data,
+                       run_dir)  # fmt: skip
     with open_session(deployment, rpc_url, account=account, store=store) as session:
-        task_id = publish_task(session.participant(), task)
+        try:
+            task_id = publish_task(session.participant(), task, force=force)
+        except DuplicateTaskError as exc:
+            raise DuplicateTaskError(
+                exc.task_id,
+                f"{task_file}: task {exc.task_id} is this task, published by this key and not "
+                f"ended; follow it with '{args.command(exc.task_id)}', or pass --force to "
+                "publish another",
+            ) from None
         state = read_task(session.deployment.tasks, task_id)
         created = {
             "task_id": task_id, "requester": account.address, "escrow": task.escrow,
             "initial_model": _initial_cid(session, task_id), "rounds": task.rounds,
             "max_clients": task.max_clients, "committee_size": task.committee_size,
             "join_deadline": state.join_deadline, "client_mortgage": task.client_mortgage,
-            "min_miner_stake": task.min_miner_stake,
+            "min_miner_stake": task.min_miner_stake, "notes": list(task.notes),
         }  # fmt: skip
         out.line(
             f"task {task_id} created: {task.rounds} round(s), up to {task.max_clients} clients, "
@@ -323,27 +618,26 @@ def create_command(
         if not follow:
             out.line(
                 f"participants join with 'fedchain client run --task {task_id} ...' and "
-                f"'fedchain miner run --task {task_id}'; follow it with "
-                f"'fedchain task follow {task_id}'"
+                f"'fedchain miner run --task {task_id}'; follow it with '{args.command(task_id)}'"
             )
             out.result(created)
             return
-        result = _follow(session, task_id, settle_after=settle_after, test=test, poll=poll,
-                         timeout=timeout, out=out)  # fmt: skip
-    _print_result(out, result)
-    out.result(result)
+        result = _run_requester(session, task_id, args, test=test, poll=poll, timeout=timeout,
+                                out=out)  # fmt: skip
+    _finish(out, result, store=store)
 
 
 @app.command("follow")
 def follow_command(
     task_id: TaskIdArg,
-    deployment: DeploymentOpt = Path("deployment.json"),
+    deployment: DeploymentOpt = _DEFAULT_DEPLOYMENT,
     rpc_url: RpcUrlOpt = None,
     keystore: KeystoreOpt = None,
     store: StoreOpt = None,
-    settle_after: SettleAfterOpt = 60.0,
+    settle_after: SettleAfterOpt = _DEFAULT_SETTLE_AFTER,
     evaluate_on: EvaluateOpt = None,
     data: DataOpt = None,
+    run_dir: RunDirOpt = None,
     poll: PollOpt = 1.0,
     timeout: TimeoutOpt = None,
     as_json: JsonOpt = False,
@@ -354,18 +648,73 @@ def follow_command(
     test = _test_split(evaluate_on, data)
     account = load_key(keystore)
     out = Output(as_json)
+    args = _FollowArgs(deployment, rpc_url, keystore, store, settle_after, evaluate_on, data,
+                       run_dir)  # fmt: skip
     with open_session(deployment, rpc_url, account=account, store=store) as session:
         read_task(session.deployment.tasks, task_id)  # an unknown id fails here, in one line
-        result = _follow(session, task_id, settle_after=settle_after, test=test, poll=poll,
-                         timeout=timeout, out=out)  # fmt: skip
-    _print_result(out, result)
-    out.result(result)
+        result = _run_requester(session, task_id, args, test=test, poll=poll, timeout=timeout,
+                                out=out)  # fmt: skip
+    _finish(out, result, store=store)
+
+
+@app.command("list")
+def list_command(
+    deployment: DeploymentOpt = _DEFAULT_DEPLOYMENT,
+    rpc_url: RpcUrlOpt = None,
+    mine: Annotated[
+        bool,
+        typer.Option(
+            "--mine",
+            help="Only the tasks your key created (--keystore, else $FEDCHAIN_PRIVATE_KEY).",
+        ),
+    ] = False,
+    keystore: KeystoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List the deployment's tasks: status, requester, rounds done, escrow (no key needed)."""
+    from rich.table import Table
+
+    from fedchain.roles.chainview import read_task
+
+    requester = load_key(keystore).address if mine else None
+    out = Output(as_json)
+    with open_session(deployment, rpc_url, with_store=False) as session:
+        tasks = session.deployment.tasks
+        states = [read_task(tasks, i) for i in range(1, int(tasks.taskCount()) + 1)]
+    if requester is not None:
+        states = [s for s in states if s.requester.lower() == requester.lower()]
+    rows: list[dict[str, Any]] = [
+        {
+            "task_id": s.task_id, "status": s.status.name.lower(), "requester": s.requester,
+            "rounds_done": s.round, "rounds": s.rounds, "escrow": s.rounds * s.per_round_reward,
+            "clients": s.client_count, "max_clients": s.max_clients, "miners": s.miner_count,
+        }
+        for s in states
+    ]  # fmt: skip
+    if rows:
+        table = Table(title_justify="left")
+        table.add_column("id", justify="right")
+        for name in ("status", "requester"):
+            table.add_column(name)
+        for name in ("rounds", "clients", "escrow"):
+            table.add_column(name, justify="right")
+        for row in rows:
+            table.add_row(
+                str(row["task_id"]), row["status"], short_address(row["requester"]),
+                f"{row['rounds_done']}/{row['rounds']}",
+                f"{row['clients']}/{row['max_clients']}", _ether(row["escrow"]),
+            )  # fmt: skip
+        out.out.print(table)
+    else:
+        whose = f" created by {requester}" if requester is not None else ""
+        out.line(f"no tasks{whose} on this deployment")
+    out.result({"tasks": rows, "count": len(rows), "requester": requester})
 
 
 @app.command("status")
 def status_command(
     task_id: TaskIdArg,
-    deployment: DeploymentOpt = Path("deployment.json"),
+    deployment: DeploymentOpt = _DEFAULT_DEPLOYMENT,
     rpc_url: RpcUrlOpt = None,
     as_json: JsonOpt = False,
 ) -> None:

@@ -16,6 +16,7 @@ money went, with the balance checks:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +27,7 @@ from fedchain.incentives import next_reputation, round_payout
 from fedchain.roles.chainview import TaskLog, TaskState
 from fedchain.storage import digest_to_cid
 
-__all__ = ["RoundRow", "TaskOutcome", "task_outcome"]
+__all__ = ["RoundRow", "TaskOutcome", "empty_rounds", "no_model_reason", "task_outcome"]
 
 
 @dataclass
@@ -82,6 +83,35 @@ class TaskOutcome:
             "payouts": self.payouts, "escrow": self.escrow, "stakes": self.stakes,
             "settled": self.settled, "balanced": self.balanced,
         }  # fmt: skip
+
+
+def empty_rounds(result: Mapping[str, Any]) -> list[int]:
+    """The finalized rounds (on-chain index, from 0) in which no client submitted, from the
+    outcome JSON (:meth:`TaskOutcome.to_json`)."""
+    return [
+        int(row["round"])
+        for row in result.get("rounds") or ()
+        if not row.get("accepted") and not row.get("rejected")
+    ]
+
+
+def no_model_reason(result: Mapping[str, Any]) -> str | None:
+    """Why the task produced no trained model, or None when it did (outcome JSON).
+
+    A task produces a model when it finished and at least one round accepted an update; a
+    cancelled task, or one whose every round accepted nothing, ends with the initial model.
+    """
+    status = result.get("status")
+    if status == "cancelled":
+        return "it was cancelled"
+    if status != "finished":
+        return f"it has not finished (it is {status})"
+    rounds = list(result.get("rounds") or ())
+    if not any(row.get("accepted") for row in rounds):
+        if len(empty_rounds(result)) == len(rounds):
+            return "no client submitted an update in any round"
+        return "no round accepted any update"
+    return None
 
 
 def _finalized_verdict(log: TaskLog, final: DecodedEvent) -> DecodedEvent:

@@ -7,25 +7,59 @@ whole reward escrowed. :meth:`Requester.step` then starts the task as soon as it
 cancels it when nobody came; once it has ended, settles whoever has not claimed after
 ``settle_after`` seconds (the refund of what nobody earned is credited when the last member is
 settled) and withdraws. :meth:`Requester.final_model` fetches and checks the result.
+
+:func:`publish_task` refuses to publish a task this requester already published from the same
+task file while that one has not ended (:class:`DuplicateTaskError`; ``force=True`` publishes
+anyway): it finds it among the chain's ``TaskCreated`` events of this requester, which every
+machine sees, by the same ``TaskSpec`` (the join deadline aside) and the same initial model
+blob (which carries the manifest: model, seed, data set, training, privacy, verification).
+A round that finalizes with no submission at all is reported as a warning.
 """
 
 from __future__ import annotations
 
+from typing import Any, Final
+
 from fedchain.learning import build_model, get_state
+from fedchain.report.labels import format_wei
 from fedchain.roles.base import Activity, Participant, TaskRole
-from fedchain.roles.blobs import MANIFEST_KEY, FetchedModel, publish_model
-from fedchain.roles.chainview import TaskLog, TaskState, TaskStatus, chain_now, error_name
+from fedchain.roles.blobs import MANIFEST_KEY, FetchedModel
+from fedchain.roles.chainview import (
+    TaskLog,
+    TaskState,
+    TaskStatus,
+    chain_now,
+    error_name,
+    read_task,
+)
 from fedchain.roles.errors import RoleError
 from fedchain.roles.taskfile import TaskFile
-from fedchain.storage import ModelMetadata
+from fedchain.storage import ModelMetadata, cid_to_digest, digest_to_cid, encode_model, verify_cid
 
-__all__ = ["Requester", "publish_task"]
+__all__ = ["DuplicateTaskError", "Requester", "find_open_duplicate", "initial_blob", "publish_task"]
+
+# TaskSpec fields that differ between two publications of one task file: the join deadline (the
+# creation time + the join window), and the initial model's address, compared as a blob instead
+# (its CID depends on the store: raw on a local store, dag-pb on Kubo).
+_PER_PUBLICATION: Final = ("joinDeadline", "initialModel", "initialCodec")
 
 
-def publish_task(who: Participant, task: TaskFile, *, request_key: bytes = bytes(32)) -> int:
-    """Put the initial model (with the manifest) on the store and create the task.
+class DuplicateTaskError(RoleError):
+    """This requester already published the same task, and that task has not ended.
 
-    Returns the new task's id.
+    Attributes:
+        task_id: the task already published.
+    """
+
+    def __init__(self, task_id: int, message: str) -> None:
+        super().__init__(message)
+        self.task_id = task_id
+
+
+def initial_blob(who: Participant, task: TaskFile) -> bytes:
+    """The initial model blob ``task`` starts from, authored by ``who``, with the manifest.
+
+    The same task file and requester always give the same bytes (hence the same CID).
     """
     spec = task.model
     initial = get_state(build_model(spec, seed=task.model_seed))
@@ -34,16 +68,76 @@ def publish_task(who: Participant, task: TaskFile, *, request_key: bytes = bytes
         model_spec_hash="0x" + spec.spec_hash(), kind="initial",
         extra={MANIFEST_KEY: task.manifest().to_json()},
     )  # fmt: skip
-    published = publish_model(who.store, initial, metadata)
+    return encode_model(initial, metadata=metadata)
+
+
+def find_open_duplicate(
+    who: Participant, task: TaskFile, blob: bytes, *, request_key: bytes = bytes(32)
+) -> int | None:
+    """The newest task ``who`` created from the same task file that has not ended, or None.
+
+    "The same": every ``TaskSpec`` field but the join deadline equal, and an initial model that
+    is ``blob`` (see :func:`initial_blob`). Read from the chain's ``TaskCreated`` events of this
+    requester, so a second machine with the same key finds it too.
+    """
+    wanted = _comparable(task.onchain_spec(
+        initial_model=bytes(32), initial_codec=0x55, join_deadline=1, request_key=request_key,
+    ))  # fmt: skip
+    created = who.tasks.events("TaskCreated", filters={"requester": who.address})
+    for event in reversed(created):
+        if _comparable(event.args["spec"]) != wanted:
+            continue
+        task_id = int(event.args["taskId"])
+        if read_task(who.tasks, task_id).status.ended:
+            continue
+        spec = event.args["spec"]
+        cid = digest_to_cid(bytes(spec["initialModel"]), int(spec["initialCodec"]))
+        if verify_cid(blob, cid):
+            return task_id
+    return None
+
+
+def _comparable(spec: Any) -> dict[str, Any]:
+    """A ``TaskSpec`` (a dict, or a decoded struct) without its per-publication fields."""
+    fields = spec if isinstance(spec, dict) else spec._asdict()
+    return {
+        k: bytes(v) if isinstance(v, bytes | bytearray) else int(v)
+        for k, v in fields.items()
+        if k not in _PER_PUBLICATION
+    }
+
+
+def publish_task(
+    who: Participant, task: TaskFile, *, request_key: bytes = bytes(32), force: bool = False
+) -> int:
+    """Put the initial model (with the manifest) on the store and create the task.
+
+    Returns the new task's id.
+
+    Raises:
+        DuplicateTaskError: ``who`` already published this task file and that task has not
+            ended (see :func:`find_open_duplicate`); ``force=True`` publishes a second one.
+    """
+    blob = initial_blob(who, task)
+    if not force:
+        existing = find_open_duplicate(who, task, blob, request_key=request_key)
+        if existing is not None:
+            raise DuplicateTaskError(
+                existing,
+                f"task {existing} is this task, already published by {who.address} and not "
+                "ended yet",
+            )
+    cid = who.store.put(blob)
+    digest, codec = cid_to_digest(cid)
     onchain = task.onchain_spec(
-        initial_model=published.digest, initial_codec=published.codec,
+        initial_model=digest, initial_codec=codec,
         join_deadline=chain_now(who.chain) + task.join_window, request_key=request_key,
     )  # fmt: skip
     result = who.tasks.createTask(onchain, sender=who.account, value=task.escrow)
     task_id = int(result.event("TaskCreated").args["taskId"])
     who.say(
         f"created task {task_id}: {task.rounds} rounds, up to {task.max_clients} clients, "
-        f"escrow {task.escrow} wei, initial model {published.cid}"
+        f"escrow {format_wei(task.escrow)}, initial model {cid}"
     )
     return task_id
 
@@ -69,12 +163,26 @@ class Requester(TaskRole):
         super().__init__(who, task_id, log=log)
         self.settle_after = settle_after
         self.withdrawn = 0
+        self.empty_rounds: list[int] = []  # finalized rounds nobody submitted to (from 0)
+
+    def _warn_empty_rounds(self, state: TaskState) -> None:
+        """Say loudly, once per process, which finalized rounds had no submission at all."""
+        for final in sorted(self.log.events("RoundFinalized"), key=lambda e: e.sort_key):
+            r = int(final.args["round"])
+            if r in self.empty_rounds or self.log.submissions(r):
+                continue
+            self.empty_rounds.append(r)
+            self.who.say(
+                f"WARNING: round {r + 1}/{state.rounds} of task {self.task_id} finalized with no "
+                "submissions: no client sent an update, so the global model did not change"
+            )
 
     def step(self) -> Activity:
         """Start, cancel or wind up the task as its state requires."""
         state = self.state()
         if state.requester.lower() != self.who.address.lower():
             raise RoleError(f"task {self.task_id} belongs to {state.requester}, not to this key")
+        self._warn_empty_rounds(state)
         now = chain_now(self.who.chain)
         if state.status is TaskStatus.JOINING:
             full = state.client_count >= state.max_clients
@@ -95,7 +203,7 @@ class Requester(TaskRole):
         if balance:
             self.send("withdraw", balance)
             self.withdrawn += balance
-            self.who.say(f"withdrew {balance} wei (refund)")
+            self.who.say(f"withdrew {format_wei(balance)} (refund)")
         return Activity.DONE
 
     def _keep_alive(self, state: TaskState, now: int) -> Activity:

@@ -275,14 +275,44 @@ def test_validation_errors_name_the_key(tmp_path: Path, text: str, expected: str
     assert expected in error_of(tmp_path, text)
 
 
-def test_a_mortgage_not_divisible_by_rounds_names_the_closest_multiple(tmp_path: Path) -> None:
-    msg = error_of(tmp_path, "[task]\nrounds = 3\n[rewards]\nclient_mortgage = 10\n")
-    assert msg.startswith("[rewards] client_mortgage: 10 wei is not divisible by rounds = 3")
-    assert msg.endswith("the closest multiple is 9 wei")
-    msg = error_of(tmp_path, "[task]\nrounds = 3\n[rewards]\nclient_mortgage = 11\n")
-    assert msg.endswith("the closest multiple is 12 wei")
-    msg = error_of(tmp_path, "[task]\nrounds = 7\n[rewards]\nclient_mortgage = 2\n")
-    assert msg.endswith("the closest multiple is 7 wei")  # never 0: the mortgage must be > 0
+@pytest.mark.parametrize(
+    ("rounds", "written", "locked", "way"),
+    [(3, 10, 9, "down"), (3, 11, 9, "down"), (7, 2, 7, "up"), (3, 10**16, 10**16 - 1, "down")],
+)
+def test_a_mortgage_not_divisible_by_rounds_is_rounded_with_a_note(
+    tmp_path: Path, rounds: int, written: int, locked: int, way: str
+) -> None:
+    """Down to a multiple of rounds (up to rounds when that is 0), said in one line."""
+    tf = load_text(tmp_path, f"[task]\nrounds = {rounds}\n[rewards]\nclient_mortgage = {written}\n")
+    assert tf.client_mortgage == locked and locked % rounds == 0
+    assert tf.client_mortgage <= written or written < rounds
+    (note,) = tf.notes
+    assert note == (
+        f"{tmp_path / 'task.toml'}: [rewards] client_mortgage: {format_wei(written)} is not "
+        f"divisible by rounds = {rounds}; rounded {way} to {locked} wei "
+        f"({locked // rounds} wei per round)"
+    )
+    assert "\n" not in note
+    again = TaskFile.from_dict(tomllib.loads(tf.to_toml()))  # the rounded value reads back as is
+    assert again == tf and again.notes == ()
+
+
+def test_the_default_file_with_three_rounds_loads(tmp_path: Path) -> None:
+    tf = load_text(tmp_path, DEFAULT_TASK_TOML.replace("rounds = 5 ", "rounds = 3 "))
+    assert tf.rounds == 3 and tf.client_mortgage == ETHER // 100 - 1
+    assert "rounded down to 9999999999999999 wei" in tf.notes[0]
+    assert load_text(tmp_path, DEFAULT_TASK_TOML).notes == ()
+
+
+def test_model_parameter_values_are_checked_naming_the_file_and_section(tmp_path: Path) -> None:
+    msg = error_of(tmp_path, '[task]\n[model]\nparams = { norm = "bogus" }\n')
+    assert msg.startswith("[model] params: norm must be one of ('bounded', 'batch', 'none')")
+    msg = error_of(tmp_path, "[task]\n[model]\nparams = { kernel = 4 }\n")
+    assert msg.startswith("[model] params: kernel must be a positive odd number")
+    manifest = json.loads(TaskFile.from_dict(tomllib.loads(DEFAULT_TASK_TOML)).manifest().to_json())
+    manifest["model"]["params"]["norm"] = "bogus"
+    with pytest.raises(TaskFileError, match=r"^task manifest: \[model\] params: norm must be"):
+        TaskManifest.from_json(json.dumps(manifest))
 
 
 def test_bad_toml_gives_the_line(tmp_path: Path) -> None:
@@ -323,7 +353,9 @@ def test_manifest_json_is_canonical_and_round_trips(tmp_path: Path) -> None:
     assert data["format"] == "fedchain-task/1" and data["model"] == tf.model.to_dict()
     assert data["privacy"] == {"mechanism": "feature_dp", "params": {"epsilon": 2.0}}
     assert data["training"] == {"batch_size": 16, "epochs": 5, "lr": 0.05, "momentum": 0.5}
-    assert data["verification"] == {"rule": "multikrum", "screen_stale": True, "tolerance": 1e-4}
+    assert data["verification"] == {
+        "rule": "multikrum", "screen_stale": True, "tolerance": 1e-4, "outlier_factor": 3.0,
+    }  # fmt: skip
     again = TaskManifest.from_json(text)
     assert again == manifest and again.to_json() == text
     assert again.model.spec_hash() == tf.model.spec_hash()

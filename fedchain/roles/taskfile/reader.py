@@ -38,6 +38,10 @@ class Table:
         """``problem`` located at ``key`` of this table."""
         return located_error(self.source, self.section, key, problem)
 
+    def note(self, key: str | None, text: str) -> str:
+        """A remark (not an error) located at ``key`` of this table, in the errors' format."""
+        return str(located_error(self.source, self.section, key, text))
+
     def get(self, key: str, default: Any) -> Any:
         """The raw value of ``key``, or ``default``."""
         if key in self.data:

@@ -9,7 +9,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
@@ -69,6 +69,9 @@ class TaskFile:
     """A validated task file. Build it with :func:`load_task_file` or :meth:`from_dict`.
 
     Amounts are in wei; windows in seconds. See ``docs/taskfile.md`` for every key.
+
+    ``notes`` are the one-line remarks reading the file produced, about values it adjusted
+    (a client mortgage rounded to a multiple of ``rounds``); they take no part in equality.
     """
 
     name: str
@@ -92,6 +95,7 @@ class TaskFile:
     training: TrainingConfig
     privacy: PrivacyConfig | None
     verification: VerificationConfig
+    notes: tuple[str, ...] = field(default=(), compare=False)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, source: str = "task file") -> TaskFile:
@@ -127,15 +131,17 @@ class TaskFile:
         m = Table(source, "model", data.get("model", {}), ("name", "seed", "params"))
         r = Table(source, "rewards", data.get("rewards", {}), _REWARD_KEYS)
         tr = Table(source, "training", data.get("training", {}), TRAINING_KEYS)
+        notes: list[str] = []
         return cls(
             **task,
-            **_read_rewards(r, rounds=task["rounds"], max_clients=n),
+            **_read_rewards(r, rounds=task["rounds"], max_clients=n, notes=notes),
             model=model_spec(m, m.text("name", "cnn_digits"), m.get("params", {})),
             model_seed=m.integer("seed", 0, lo=0, hi=_MAX_SEED),
             dataset=dataset,
             training=TrainingConfig._read(tr, required=False),
             privacy=read_privacy(Table(source, "privacy", data.get("privacy", {}), None)),
             verification=verification,
+            notes=tuple(notes),
         )
 
     @property
@@ -250,7 +256,7 @@ def _read_task(t: Table, *, dataset: str) -> dict[str, Any]:
     }
 
 
-def _read_rewards(r: Table, *, rounds: int, max_clients: int) -> dict[str, Any]:
+def _read_rewards(r: Table, *, rounds: int, max_clients: int, notes: list[str]) -> dict[str, Any]:
     policy = r.text("policy", "reputation", choices=list(POLICIES))
     unit = r.wei("reward_unit", "1 gwei", hi=_UINT128)
     if r.get("per_round_reward", "auto") == "auto":
@@ -275,14 +281,16 @@ def _read_rewards(r: Table, *, rounds: int, max_clients: int) -> dict[str, Any]:
             f"{format_wei(per_round)} cannot pay the {policy} policy's maximum of reward_unit × "
             f"{points} × max_clients = {format_wei(least)} per round",
         )
-    mortgage = r.wei("client_mortgage", "0.01 ether", lo=1, hi=_UINT88)
-    if mortgage % rounds:
-        below = mortgage - mortgage % rounds
-        closest = below if below and 2 * (mortgage % rounds) < rounds else below + rounds
-        raise r.error(
-            "client_mortgage",
-            f"{mortgage} wei is not divisible by rounds = {rounds} (the contract returns it in "
-            f"equal parts per round); the closest multiple is {closest} wei",
+    written = r.wei("client_mortgage", "0.01 ether", lo=1, hi=_UINT88)
+    mortgage = _divisible_mortgage(written, rounds)
+    if mortgage != written:
+        way = "down" if mortgage < written else "up"
+        notes.append(
+            r.note(
+                "client_mortgage",
+                f"{format_wei(written)} is not divisible by rounds = {rounds}; rounded {way} to "
+                f"{mortgage} wei ({mortgage // rounds} wei per round)",
+            )
         )
     return {
         "policy": policy,
@@ -291,6 +299,18 @@ def _read_rewards(r: Table, *, rounds: int, max_clients: int) -> dict[str, Any]:
         "client_mortgage": mortgage,
         "min_miner_stake": r.wei("min_miner_stake", "0.01 ether", lo=1, hi=_UINT88),
     }
+
+
+def _divisible_mortgage(mortgage: int, rounds: int) -> int:
+    """``mortgage`` rounded down to a multiple of ``rounds`` (up to ``rounds`` when that is 0).
+
+    The contract takes the mortgage only in multiples of ``rounds``: a client forfeits
+    ``mortgage / rounds`` per round it missed and gets the rest back, so every locked wei is
+    either returned or paid out. Rounding down keeps what a client locks at most what the task
+    file says; the difference is under ``rounds`` wei and is never locked, so none is lost.
+    """
+    below = mortgage - mortgage % rounds
+    return below or rounds
 
 
 def _toml_key(key: str) -> str:
@@ -359,7 +379,7 @@ verdict_window = 120          # seconds the committee has after submissions clos
 policy = "reputation"         # reputation | contribution | data_amount | fixed
 reward_unit = "1 gwei"        # wei per reputation point: 12, "12 wei", "1 gwei", "0.01 ether"
 per_round_reward = "auto"     # "auto" = reward_unit × 100 × max_clients
-client_mortgage = "0.01 ether"  # every client locks this; divisible by rounds
+client_mortgage = "0.01 ether"  # every client locks this (rounded down to a multiple of rounds)
 min_miner_stake = "0.01 ether"
 
 [model]
