@@ -34,11 +34,13 @@ import typer
 
 from fedchain.cli.common import (
     DEPLOYMENT_ENV,
+    NODE_TIMEOUT_ENV,
     RPC_URL_ENV,
     DeploymentOpt,
     Describe,
     JsonOpt,
     KeystoreOpt,
+    NodeTimeoutOpt,
     Output,
     PollOpt,
     RoleDisplay,
@@ -252,6 +254,7 @@ class _FollowArgs:
     evaluate_on: str | None
     data: Path | None
     run_dir: Path | None
+    node_timeout: float | None = None
 
     def command(self, task_id: int) -> str:
         """The ``fedchain task follow`` command line that carries on with these options.
@@ -278,6 +281,10 @@ class _FollowArgs:
             args += ["--data", str(self.data)]
         if self.run_dir is not None:
             args += ["--run-dir", str(self.run_dir)]
+        if self.node_timeout is not None and f"{self.node_timeout:g}" != os.environ.get(
+            NODE_TIMEOUT_ENV
+        ):
+            args += ["--node-timeout", f"{self.node_timeout:g}"]
         return shlex.join(args)
 
 
@@ -353,7 +360,7 @@ def _follow(
     with RoleDisplay(out.err, label=f"task {task_id}") as display:
         who.log = display.log
         drive(requester, describe=_describe_requester(requester), display=display, poll=poll,
-              timeout=timeout, what="requester")  # fmt: skip
+              timeout=timeout, what="requester", node_timeout=args.node_timeout)  # fmt: skip
     state = fresh_view(session, requester.log)
     result = task_result(session, requester.log, state)
     manifest = requester.manifest
@@ -573,6 +580,7 @@ def create_command(
     run_dir: RunDirOpt = None,
     poll: PollOpt = 1.0,
     timeout: TimeoutOpt = None,
+    node_timeout: NodeTimeoutOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Publish TASK_FILE's task (initial model on the store, reward escrowed); print its id."""
@@ -591,7 +599,7 @@ def create_command(
     for note in task.notes:
         typer.echo(f"note: {note}", err=True)
     args = _FollowArgs(deployment, rpc_url, keystore, store, settle_after, evaluate_on, data,
-                       run_dir)  # fmt: skip
+                       run_dir, node_timeout)  # fmt: skip
     with open_session(deployment, rpc_url, account=account, store=store) as session:
         try:
             task_id = publish_task(session.participant(), task, force=force)
@@ -640,6 +648,7 @@ def follow_command(
     run_dir: RunDirOpt = None,
     poll: PollOpt = 1.0,
     timeout: TimeoutOpt = None,
+    node_timeout: NodeTimeoutOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Carry on as the requester of TASK_ID (what 'task create --follow' does after creating)."""
@@ -649,7 +658,7 @@ def follow_command(
     account = load_key(keystore)
     out = Output(as_json)
     args = _FollowArgs(deployment, rpc_url, keystore, store, settle_after, evaluate_on, data,
-                       run_dir)  # fmt: skip
+                       run_dir, node_timeout)  # fmt: skip
     with open_session(deployment, rpc_url, account=account, store=store) as session:
         read_task(session.deployment.tasks, task_id)  # an unknown id fails here, in one line
         result = _run_requester(session, task_id, args, test=test, poll=poll, timeout=timeout,
