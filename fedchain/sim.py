@@ -40,7 +40,7 @@ from fedchain.learning import (
     partition,
 )
 from fedchain.roles.base import Activity, Participant, TaskRole
-from fedchain.roles.blobs import fetch_model
+from fedchain.roles.blobs import fetch_model, read_verdict_notes
 from fedchain.roles.chainview import TaskLog, TaskStatus, chain_now, read_task
 from fedchain.roles.client import Client, LocalData
 from fedchain.roles.miner import Miner
@@ -397,6 +397,10 @@ def _report(
         digest, codec = cid_to_digest(row.global_model)
         model = fetch_model(run.store, digest, codec, spec=spec)
         row.accuracy = round(evaluate(spec, model.state, x_test, y_test), 4)
+        notes = read_verdict_notes(model)
+        if notes is not None:
+            chosen = set(notes["aggregated"])
+            row.left_out = [outcome.clients[i] for i in notes["accepted"] if i not in chosen]
         first, last = opened.get(row.round, 0), finals[row.round].block_number
         row.gas = sum(g.gas_used for g in records if first < g.block_number <= last)
     malicious = [c.who.address for c in clients if c.behaviour.name != "honest"]

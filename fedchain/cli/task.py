@@ -470,13 +470,11 @@ def _write_run_dir(session: Session, log: TaskLog, result: dict[str, Any], run_d
 
 
 def _summary(result: dict[str, Any]) -> list[str]:
-    """:func:`summary_lines`, honest about a task in which nothing was submitted or accepted."""
+    """:func:`summary_lines`, honest about a task in which nothing was accepted."""
     accepted_any = any(row.get("accepted") for row in result["rounds"])
     lines = []
     for line in summary_lines(result):
-        if line.startswith("honest clients: ") and line.endswith(" of 0 submissions accepted"):
-            line = "honest clients: no submissions to accept"
-        elif line.startswith("final accuracy: ") and not accepted_any:
+        if line.startswith("final accuracy: ") and not accepted_any:
             line += " (the initial model: no update was ever accepted)"
         lines.append(line)
     empty = result.get("empty_rounds") or []

@@ -140,10 +140,17 @@ def summary_lines(result: Mapping[str, Any]) -> list[str]:
         lines.append(f"wall time: {_duration(float(result['wall_seconds']))}")
     lines.extend(_malicious_lines(result))
     counts = _acceptance_counts(result)
-    share = _share(counts["honest_accepted"], counts["honest_submitted"])
-    lines.append(
-        f"honest clients: {share:.1%} of {counts['honest_submitted']} submissions accepted"
-    )
+    if counts["honest_submitted"]:
+        share = _share(counts["honest_accepted"], counts["honest_submitted"])
+        line = f"honest clients: {share:.1%} of {counts['honest_submitted']} submissions accepted"
+        malicious = _malicious(result)
+        rounds = result.get("rounds") or ()
+        cut = sum(a not in malicious for r in rounds for a in _lowered(r.get("left_out")))
+        if cut:
+            line += f" ({cut} kept out of an aggregate by the rule's cut, without penalty)"
+        lines.append(line)
+    else:
+        lines.append("honest clients: no submissions to accept")
     if result.get("names"):
         lines.append("participants:")
         lines.extend(
@@ -187,8 +194,11 @@ def _malicious_lines(result: Mapping[str, Any]) -> list[str]:
         rejected = sum(key in _lowered(r.get("rejected")) for r in rounds)
         missing = sum(key in _lowered(r.get("missing")) for r in rounds)
         submitted = len(rounds) - missing
+        left_out = sum(key in _lowered(r.get("left_out")) for r in rounds)
         behaviour = behaviours.get(key, "malicious")
         line = f"malicious {labels(address)} ({behaviour}) rejected {rejected}/{submitted} rounds"
+        if left_out:
+            line += f", kept out of the aggregate (unpenalised) in {left_out} more"
         if missing:
             line += f" (missing in {missing})"
         lines.append(line)

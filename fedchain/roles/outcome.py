@@ -32,7 +32,12 @@ __all__ = ["RoundRow", "TaskOutcome", "empty_rounds", "no_model_reason", "task_o
 
 @dataclass
 class RoundRow:
-    """One finalized round."""
+    """One finalized round.
+
+    ``left_out`` (accepted clients the rule's cut kept out of the aggregate) is not an event:
+    whoever holds the store fills it from the global model's verdict notes
+    (:func:`fedchain.roles.blobs.read_verdict_notes`); None when nobody did.
+    """
 
     round: int
     committee: list[str]
@@ -45,6 +50,7 @@ class RoundRow:
     rewards: dict[str, int]
     gas: int = 0
     accuracy: float | None = None
+    left_out: list[str] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form (addresses checksummed, wei as integers)."""
@@ -52,7 +58,7 @@ class RoundRow:
             "round": self.round, "leader": self.leader, "committee": self.committee,
             "attempts": self.attempts, "accepted": self.accepted, "rejected": self.rejected,
             "missing": self.missing, "accuracy": self.accuracy, "global_model": self.global_model,
-            "rewards": self.rewards, "gas": self.gas,
+            "rewards": self.rewards, "gas": self.gas, "left_out": self.left_out,
         }  # fmt: skip
         return out
 

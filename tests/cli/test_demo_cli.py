@@ -63,8 +63,8 @@ def test_demo_defaults_meet_the_acceptance_criteria(
 
 def test_demo_prints_the_round_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = _run(
-        ["demo", "--clients", "4", "--rounds", "1", "--miners", "1", "--attack", "3=sign_flip",
-         "--run-dir", str(tmp_path / "r")],
+        ["demo", "--clients", "4", "--rounds", "1", "--miners", "1",
+         "--attack", "3=sign_flip:scale=4", "--run-dir", str(tmp_path / "r")],
         capsys,
     )  # fmt: skip
     assert code == 0, err

@@ -390,6 +390,26 @@ def test_summary_lines_count_missing_rounds_apart(result: dict[str, Any]) -> Non
     assert "malicious c8 (sign_flip) rejected 4/4 rounds (missing in 1)" in summary_lines(result)
 
 
+def test_summary_lines_tell_left_out_from_rejected(result: dict[str, Any]) -> None:
+    """An update the rule's cut only kept out of the aggregate is not a rejection."""
+    result["rounds"][4]["left_out"] = [NOISE, CLIENTS[0]]
+    lines = summary_lines(result)
+    assert (
+        "malicious c9 (gaussian_noise) rejected 4/5 rounds, kept out of the aggregate "
+        "(unpenalised) in 1 more"
+    ) in lines
+    assert (
+        "honest clients: 97.4% of 39 submissions accepted (1 kept out of an aggregate by the "
+        "rule's cut, without penalty)"
+    ) in lines
+
+
+def test_summary_lines_of_a_task_nobody_submitted_to(result: dict[str, Any]) -> None:
+    for row in result["rounds"]:
+        row["accepted"], row["rejected"] = [], []
+    assert "honest clients: no submissions to accept" in summary_lines(result)
+
+
 # --------------------------------------------------------------------------- plots and files
 
 
