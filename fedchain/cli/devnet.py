@@ -60,6 +60,8 @@ _STATE_FILE = "state.json"
 #: Seconds between Anvil's state dumps: what a SIGKILL of the node can lose at most.
 STATE_INTERVAL = 2
 _STOP_GRACE = 10.0
+#: Seconds devnet up waits for its recorded port to come free before it takes another.
+_PORT_WAIT = 15.0
 
 app = typer.Typer(
     help="A local development chain (Anvil) with the FedChain contracts deployed.",
@@ -143,11 +145,24 @@ def _stop(pid: int, port: int | None) -> None:
 
 
 def _port_free(port: int) -> bool:
+    """Whether a server could listen on ``port`` now. SO_REUSEADDR, as servers bind: the
+    connections participants had open to a stopped devnet linger in TIME_WAIT for a minute and
+    must not make its own port look taken."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
             return False
+    return True
+
+
+def _wait_port_free(port: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not _port_free(port):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.25)
     return True
 
 
@@ -224,6 +239,7 @@ def up_command(
     state = (directory / _STATE_FILE).resolve()
     again = "pass --force to discard it and deploy afresh, or use another --dir"
     previous: dict[str, Any] | None = None
+    moved_from: int | None = None
     if force:
         _remove(state)
     elif deployment_path.exists():
@@ -240,7 +256,10 @@ def up_command(
             )
         if port is None:
             recorded = _recorded_port(previous)
-            port = recorded if recorded is not None and _port_free(recorded) else None
+            if recorded is not None and _wait_port_free(recorded, _PORT_WAIT):
+                port = recorded
+            elif recorded is not None:
+                moved_from = recorded
     directory.mkdir(parents=True, exist_ok=True)
     log = (directory / _LOG_FILE).resolve()
     node = AnvilNode(
@@ -282,6 +301,12 @@ def up_command(
     addresses = [a.address for a in derive_accounts(DEFAULT_MNEMONIC, accounts)]
     out = Output(as_json)
     out.line(f"devnet running: {node.url} (chain id {chain_id}, PID {node.pid}, log {log})")
+    if moved_from is not None:
+        out.line(
+            f"WARNING: port {moved_from}, where this devnet listened before, is taken: it now "
+            f"listens on {node.port}. Processes still following http://127.0.0.1:{moved_from} "
+            "must be restarted (the deployment file has the new URL)."
+        )
     if resumed is not None:
         out.line(
             f"resumed the chain in {state}: block {resumed[0]}, {resumed[1]} task(s), the "

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from fedchain.chain import DEFAULT_MNEMONIC, connect, derive_accounts, find_anvil_binary
@@ -155,13 +156,21 @@ def test_the_chain_survives_down_up_and_a_sigkill(tmp_path: Path) -> None:
             deployment.tasks.deposit(sender=member, value=12345)
             height = chain.block_number()
 
+        # A participant's keep-alive connection is open when the node stops: the node closes
+        # it first, so its port lingers in TIME_WAIT; the devnet must come back on it anyway.
+        first_url = info["rpc_url"]
+        participant = httpx.Client()
+        ask = {"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []}
+        assert participant.post(first_url, json=ask).status_code == 200
         down = _fedchain("devnet", "down", "--dir", "dn", cwd=tmp_path)
         assert down.returncode == 0, down.stderr
         assert "resumes it" in down.stdout
+        participant.close()
         up, info = _up(tmp_path)
         assert up.returncode == 0, up.stderr
         pids.append(int(info["pid"]))
         assert info["resumed"] is True and "resumed the chain" in up.stderr
+        assert info["rpc_url"] == first_url and "WARNING" not in up.stderr
         again = json.loads((tmp_path / "dn" / "deployment.json").read_text())
         assert {k: again[k] for k in document if k != "rpc_url"} == {
             k: document[k] for k in document if k != "rpc_url"
