@@ -324,6 +324,13 @@ class MemberRole(TaskRole):
         super().__init__(who, task_id, log=log)
         self.claimed: ClaimResult | None = None
         self._joined = False
+        self._epoch = self.log.epoch
+
+    def forget_rolled_back(self) -> None:
+        """Forget what was derived from blocks the chain rolled back (:attr:`TaskLog.epoch`
+        moved): a join, a submission or an attestation in them may be undone. Subclasses
+        extend it with their own caches."""
+        self._joined = False
 
     def join(self, state: TaskState | None = None) -> bool:
         """Register and join the task unless done; returns whether a transaction was sent."""
@@ -332,6 +339,11 @@ class MemberRole(TaskRole):
     def lifecycle(self, state: TaskState) -> Activity | None:
         """Claim once the task has ended, join while it is joining, and check membership once
         it runs. Returns None when the task is running with this participant in it."""
+        if self.log.epoch != self._epoch:  # the chain rolled back under the log
+            self._epoch = self.log.epoch
+            self.who.say("the chain rolled back (a node restarted from an older state); "
+                         "re-reading it")  # fmt: skip
+            self.forget_rolled_back()
         if state.status.ended:
             if self.claimed is None:
                 self.claimed = self.claim()
@@ -339,6 +351,8 @@ class MemberRole(TaskRole):
                     self.who.say(f"claimed: withdrew {format_wei(self.claimed.withdrawn)}")
             return Activity.DONE
         if state.status is TaskStatus.JOINING:
+            if self._joined and self.member_role() != self.ROLE:
+                self._joined = False  # the join is not on chain (any more): join again
             if not self._joined:
                 return Activity.ACTED if self.join(state) else Activity.WAITING
             return Activity.WAITING

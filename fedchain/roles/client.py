@@ -243,6 +243,16 @@ class Client(MemberRole):
         self._announced = False
         self._index: int | None = None
 
+    def forget_rolled_back(self) -> None:
+        """Also forget the index, hand-overs, skips and verdicts: training is deterministic,
+        so an update the chain lost is made again with the same CID."""
+        super().forget_rolled_back()
+        self._index = None
+        self._announced = False
+        self._handed.clear()
+        self._skipped.clear()
+        self.verdicts.clear()
+
     # -- who and what -----------------------------------------------------------------------
 
     @property

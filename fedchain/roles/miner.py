@@ -126,7 +126,6 @@ class Miner(MemberRole):
         self.checks: list[RoundCheck] = []
         self._committees: dict[int, list[str]] = {}
         self._done_attempts: set[tuple[int, int]] = set()
-        self._epoch = self.log.epoch
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -156,11 +155,6 @@ class Miner(MemberRole):
         block_time = self.who.chain.timestamp()
         now = chain_now(self.who.chain, latest=block_time)
         state = self.state()
-        if self.log.epoch != self._epoch:  # the chain rolled back: what we did may be undone
-            self._epoch = self.log.epoch
-            self._done_attempts.clear()
-            self._judged.clear()
-            self._committees.clear()
         phase = self.lifecycle(state)
         if phase is not None:
             return phase
@@ -187,6 +181,13 @@ class Miner(MemberRole):
         if not any(pending):
             return Activity.WAITING
         return self._attest(state, judgement, pending)
+
+    def forget_rolled_back(self) -> None:
+        """Also forget attempts done, judgements and committees (a round may reopen)."""
+        super().forget_rolled_back()
+        self._done_attempts.clear()
+        self._judged.clear()
+        self._committees.clear()
 
     def committee(self, round: int) -> list[str]:
         """The round's committee, leader first (lower-case addresses)."""

@@ -223,3 +223,33 @@ def test_verdict_lines() -> None:
     assert silent.describe() == "update rejected (the leader published no reason)"
     assert RoundVerdict(0, True, True, None, None).describe() == "update accepted"
     assert RoundVerdict(1, False, False, None, None).describe().startswith("no update")
+
+
+def test_a_client_whose_join_the_chain_lost_joins_again(tmp_path: Path) -> None:
+    """A node restarted from a state saved before the join: the client notices (its log's
+    epoch moved, or its membership is gone), forgets the join and joins again instead of
+    training as a non-member."""
+    data = _digits(4)
+    with connect("embedded", accounts=2, seed=6) as chain:
+        world = World(chain, tmp_path / "store", max_clients=2)
+        for index, seen_by_the_log in enumerate((True, False)):
+            lines: list[str] = []
+            client = Client(world.who(1 + index, lines), world.task_id, data[index])
+            saved = chain.snapshot()
+            while client.member_role() != 1:
+                assert client.step() is Activity.ACTED
+            if seen_by_the_log:
+                assert client.step() is Activity.WAITING  # its log reads the join's block
+                assert len(client.log.clients()) == 1
+            epoch = client.log.epoch
+            chain.revert(saved)  # the registration and the join are gone
+            assert client.member_role() == 0
+            for _ in range(5):
+                if client.step() is not Activity.ACTED:
+                    break
+            assert client.member_role() == 1 and client.index == index
+            assert read_task(world.d.tasks, world.task_id).client_count == index + 1
+            assert client.log.epoch == epoch + (1 if seen_by_the_log else 0)
+            rolled = any("the chain rolled back" in line for line in lines)
+            assert rolled is seen_by_the_log, lines
+            assert sum("joined task" in line for line in lines) == 2, lines
