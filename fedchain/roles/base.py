@@ -261,7 +261,8 @@ class TaskRole:
         (:data:`NODE_RETRY_FIRST` doubling to :data:`NODE_RETRY_MAX` seconds), says once when the
         node is back, and carries on. Before the next step it settles what it may have left in
         flight (:meth:`~fedchain.chain.transact.Transactor.reconcile`: transactions sent but
-        without a receipt seen, cached nonces), and the step re-reads the chain, so nothing is
+        without a receipt seen, cached nonces) and does not step while one is still pending
+        (that counts as the outage going on); the step then re-reads the chain, so nothing is
         sent twice blindly.
 
         Args:
@@ -280,7 +281,13 @@ class TaskRole:
         while True:
             try:
                 if outage is not None:
-                    self.who.chain.transactor.reconcile()
+                    transactor = self.who.chain.transactor
+                    transactor.reconcile()
+                    if transactor.unconfirmed:  # still pending: stepping could send it twice
+                        raise ChainConnectionError(
+                            f"{len(transactor.unconfirmed)} transaction(s) still pending after "
+                            f"the node came back: {', '.join(transactor.unconfirmed)}"
+                        )
                 activity = self.step()
                 if outage is not None:
                     self.who.say(

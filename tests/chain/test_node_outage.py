@@ -121,3 +121,32 @@ def test_the_run_loop_gives_up_after_node_timeout(node: AnvilNode, tmp_path: Pat
         role.run(poll=0.1, node_timeout=1.5)
     assert 1.4 < time.monotonic() - started < 10
     assert len([line for line in lines if "node unreachable" in line]) == 1, lines
+
+
+def test_a_transaction_sent_as_the_node_went_away_is_waited_for_not_sent_again(
+    anvil_available: None, tmp_path: Path
+) -> None:
+    """The node takes a deposit, then the connection drops before the reply: the role must not
+    step (and deposit again) until it knows what became of that transaction."""
+    with AnvilNode(accounts=2, block_time=2) as slow:  # a deposit waits up to 2 s in the pool
+        lines: list[str] = []
+        who = _participant(slow, tmp_path, lines)
+        role = Depositor(who, task_id=1)
+        role.target = 1
+        eth = who.chain.w3.eth
+        real_send = eth.send_raw_transaction
+        dropped: list[bytes] = []
+
+        def send_then_drop(raw: bytes) -> object:
+            result = real_send(raw)
+            if not dropped:
+                dropped.append(raw)
+                raise NodeUnreachableError(f"node unreachable ({slow.url}): reply lost")
+            return result
+
+        eth.send_raw_transaction = send_then_drop  # type: ignore[method-assign]
+        role.run(poll=0.2, node_timeout=30)
+        assert dropped, "the test must have dropped a reply"
+        time.sleep(2.5)  # past the next block: a second deposit would have been mined by now
+        assert int(who.tasks.balanceOf(who.address)) == 1, lines
+        assert any("node reachable again" in line for line in lines), lines
