@@ -9,7 +9,6 @@ import threading
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 from eth_account import Account
@@ -32,26 +31,13 @@ from fedchain.chain.errors import (
 )
 from fedchain.chain.gas import GasMeter
 from fedchain.chain.transact import BlockId, Transactor, TxResult, provider_error, to_address
+from fedchain.urls import redact_url
 
-__all__ = ["Chain", "NodeProvider", "connect", "derive_accounts", "display_url"]
+__all__ = ["Chain", "NodeProvider", "connect", "derive_accounts"]
 
 Account.enable_unaudited_hdwallet_features()
 
 _ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")]+)")
-
-
-def display_url(url: str) -> str:
-    """``url`` fit for a log line: ``scheme://host[:port]``, with ``***@`` for a user or password
-    and ``/***`` for a path or query (where API keys sit). Matches the CLI's ``redact_url``."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "***"
-    if not parts.scheme or not parts.netloc:
-        return "***"
-    _, at, host = parts.netloc.rpartition("@")
-    beyond = parts.path not in ("", "/") or bool(parts.query) or bool(parts.fragment)
-    return f"{parts.scheme}://{'***@' if at else ''}{host}" + ("/***" if beyond else parts.path)
 
 
 def _transport_reason(exc: BaseException) -> str:
@@ -74,7 +60,7 @@ class NodeProvider(HTTPProvider):
     ``requests`` exception. The message names the node's URL without credentials."""
 
     def _unreachable(self, exc: BaseException, method: str) -> NodeUnreachableError:
-        shown = display_url(str(self.endpoint_uri))
+        shown = redact_url(str(self.endpoint_uri))
         return NodeUnreachableError(
             f"node unreachable ({shown}): {_transport_reason(exc)} during {method}",
             url=shown, method=method,

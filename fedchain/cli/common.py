@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Annotated, Any
-from urllib.parse import SplitResult, unquote, urlsplit
 
 import typer
 from rich.console import Console
@@ -39,6 +38,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from fedchain.errors import ConfigError, FedChainError
 from fedchain.fsutil import atomic_output
+from fedchain.urls import redact_url, scrub_url, url_has_credentials
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
@@ -88,6 +88,7 @@ RPC_URL_ENV = "FEDCHAIN_RPC_URL"
 NODE_TIMEOUT_ENV = "FEDCHAIN_NODE_TIMEOUT"
 #: Exit code of a long-running role that gave up on an unreachable node.
 NODE_UNREACHABLE_EXIT = 3
+#: The contract addresses a deployment file records.
 _ADDRESS_KEYS = ("participant_registry", "model_registry", "task_manager", "task_manager_extension")
 _DEPLOYMENT_HINT = (
     "run 'fedchain devnet up' or 'fedchain deploy', or pass --deployment FILE "
@@ -218,60 +219,6 @@ def _exists(path: Path) -> ConfigError:
 # -- RPC URLs ---------------------------------------------------------------------------------
 
 
-def _split(url: str) -> SplitResult | None:
-    try:
-        parts = urlsplit(url)
-    except ValueError:  # e.g. an unbalanced IPv6 bracket
-        return None
-    return parts if parts.scheme and parts.netloc else None
-
-
-def _beyond_host(parts: SplitResult) -> bool:
-    return parts.path not in ("", "/") or bool(parts.query) or bool(parts.fragment)
-
-
-def url_has_credentials(url: str) -> bool:
-    """Whether ``url`` may carry credentials: a user or password, a path beyond ``/``, a query
-    (an API key often sits in one of them), or whether it is no ``scheme://host`` URL at all."""
-    parts = _split(url)
-    return parts is None or "@" in parts.netloc or _beyond_host(parts)
-
-
-def redact_url(url: str) -> str:
-    """``url`` fit to print: ``scheme://host[:port]``, with ``***@`` for a user or password and
-    ``/***`` for a path beyond ``/`` or a query (``https://host/v3/KEY`` → ``https://host/***``).
-
-    A URL without credentials comes back as it is; a string that is no ``scheme://host`` URL
-    becomes ``***`` (``scheme:***`` when it starts like one).
-    """
-    parts = _split(url)
-    if parts is None:
-        scheme, colon, _ = url.partition(":")
-        return f"{scheme}:***" if colon and scheme.isalpha() else "***"
-    _, at, host = parts.netloc.rpartition("@")
-    shown = f"{parts.scheme}://{'***@' if at else ''}{host}"
-    return shown + ("/***" if _beyond_host(parts) else parts.path)
-
-
-def _url_secrets(url: str) -> list[str]:
-    """The pieces of ``url`` that must not be printed, longest first."""
-    parts = _split(url)
-    if parts is None:
-        return [url]
-    pieces = [url, parts.netloc.rpartition("@")[0]]
-    if _beyond_host(parts):
-        pieces += [parts.path, parts.query, parts.fragment]
-    pieces += [unquote(p) for p in pieces]
-    return sorted({p for p in pieces if p and p != "/"}, key=len, reverse=True)
-
-
-def _scrub(text: str, url: str) -> str:
-    text = text.replace(url, redact_url(url))
-    for secret in _url_secrets(url):
-        text = text.replace(secret, "***")
-    return text
-
-
 @contextlib.contextmanager
 def hiding_credentials(url: str | None) -> Iterator[None]:
     """Inside the block, a :class:`FedChainError` whose message quotes ``url`` or its
@@ -281,7 +228,7 @@ def hiding_credentials(url: str | None) -> Iterator[None]:
         yield
     except FedChainError as exc:
         text = str(exc)
-        scrubbed = _scrub(text, url) if url and url_has_credentials(url) else text
+        scrubbed = scrub_url(text, url) if url and url_has_credentials(url) else text
         if scrubbed == text:
             raise
         exc.args = (scrubbed,)
@@ -367,31 +314,21 @@ class Session:
             self.chain.close()
 
 
-#: The contract addresses a deployment file records.
-_DEPLOYMENT_ADDRESSES = (
-    "participant_registry", "model_registry", "task_manager", "task_manager_extension",
-)  # fmt: skip
-
-
 def chain_mismatch(chain: Chain, document: dict[str, Any]) -> str | None:
     """Why the deployment file ``document`` does not describe the contracts on ``chain``, or
     None when it does: another chain id, no code at one of its addresses, or (when the file
     records it) another block at its deployment block."""
+    from eth_utils import to_checksum_address
+
     if int(document["chain_id"]) != chain.chain_id:
         return f"it is for chain id {document['chain_id']}, the node's is {chain.chain_id}"
-    for key in _DEPLOYMENT_ADDRESSES:
-        if len(chain.w3.eth.get_code(document[key])) == 0:
+    for key in _ADDRESS_KEYS:
+        if len(chain.w3.eth.get_code(to_checksum_address(document[key]))) == 0:
             return f"there is no contract code at its {key} {document[key]}"
-    from web3.exceptions import BlockNotFound
-
     recorded = document.get("deployed_block")
     if isinstance(recorded, dict) and isinstance(recorded.get("number"), int):
-        try:
-            block = chain.w3.eth.get_block(recorded["number"])
-            found = "0x" + bytes(block["hash"]).hex()
-        except BlockNotFound:
-            found = None
-        if found != recorded.get("hash"):
+        found = chain.block_hash(recorded["number"])
+        if found is None or "0x" + found.hex() != recorded.get("hash"):
             return (
                 f"block {recorded['number']} of this chain is not the one it was deployed in "
                 "(another chain at the same addresses)"

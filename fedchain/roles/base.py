@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from eth_account.signers.local import LocalAccount
 
-from fedchain.chain.connection import Chain, display_url
+from fedchain.chain.connection import Chain
 from fedchain.chain.contract import BoundContract
 from fedchain.chain.deploy import Deployment
 from fedchain.chain.errors import ChainConnectionError, NodeUnreachableError, NodeWaitTimeoutError
@@ -29,6 +29,7 @@ from fedchain.roles.chainview import TaskLog, TaskState, TaskStatus, error_name,
 from fedchain.roles.errors import RoleError, RoleTimeoutError
 from fedchain.roles.taskfile import TaskManifest
 from fedchain.storage import BlobStore
+from fedchain.urls import redact_url
 
 __all__ = [
     "DEFAULT_NODE_TIMEOUT",
@@ -62,7 +63,7 @@ class _Outage:
         self.limit = limit
         self.delay = NODE_RETRY_FIRST
         url = exc.url if isinstance(exc, NodeUnreachableError) and exc.url else None
-        self.url = url or (display_url(who.chain.url) if who.chain.url else who.chain.kind)
+        self.url = url or (redact_url(who.chain.url) if who.chain.url else who.chain.kind)
         bound = f" for up to {_seconds(limit)}" if limit is not None else ""
         who.say(
             f"node unreachable ({self.url}); retrying{bound}, at most {NODE_RETRY_MAX:g} s "

@@ -89,9 +89,10 @@ def krum_outliers(updates: Any, result: MultiKrumResult, *, factor: float) -> li
     hi = {i: float(result.score_bounds[i, 1]) for i in range(rows.R)}
 
     def split() -> tuple[list[int], list[int]]:
-        # The lower median is monotone in every score: its bounds are the bounds' medians.
-        cut_lo = factor * _lower_median(lo[j] for j in selected)
-        cut_hi = factor * _lower_median(hi[j] for j in selected)
+        # The lower median is monotone in every score: its bounds are the bounds' medians. The
+        # products are rounded outwards, so [cut_lo, cut_hi] holds the exact threshold.
+        cut_lo = float(np.nextafter(factor * _lower_median(lo[j] for j in selected), -np.inf))
+        cut_hi = float(np.nextafter(factor * _lower_median(hi[j] for j in selected), np.inf))
         out = [i for i in range(rows.R) if lo[i] > cut_hi]
         open_ = [i for i in range(rows.R) if lo[i] <= cut_hi and hi[i] > cut_lo]
         return out, open_
