@@ -583,7 +583,11 @@ def create_command(
 ) -> None:
     """Publish TASK_FILE's task (initial model on the store, reward escrowed); print its id."""
     from fedchain.roles.chainview import read_task
-    from fedchain.roles.requester import DuplicateTaskError, publish_task
+    from fedchain.roles.requester import (
+        DuplicateTaskError,
+        PendingTransactionsError,
+        publish_task,
+    )
     from fedchain.roles.taskfile import load_task_file
 
     task = load_task_file(task_file)
@@ -601,6 +605,8 @@ def create_command(
     with open_session(deployment, rpc_url, account=account, store=store) as session:
         try:
             task_id = publish_task(session.participant(), task, force=force)
+        except PendingTransactionsError as exc:
+            raise PendingTransactionsError(f"{exc}, or pass --force to publish now") from None
         except DuplicateTaskError as exc:
             raise DuplicateTaskError(
                 exc.task_id,

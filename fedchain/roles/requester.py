@@ -18,6 +18,7 @@ A round that finalizes with no submission at all is reported as a warning.
 
 from __future__ import annotations
 
+import time
 from typing import Any, Final
 
 from fedchain.learning import build_model, get_state
@@ -36,12 +37,22 @@ from fedchain.roles.errors import RoleError
 from fedchain.roles.taskfile import TaskFile
 from fedchain.storage import ModelMetadata, cid_to_digest, digest_to_cid, encode_model, verify_cid
 
-__all__ = ["DuplicateTaskError", "Requester", "find_open_duplicate", "initial_blob", "publish_task"]
+__all__ = [
+    "PENDING_WAIT",
+    "DuplicateTaskError",
+    "PendingTransactionsError",
+    "Requester",
+    "find_open_duplicate",
+    "initial_blob",
+    "publish_task",
+]
 
 # TaskSpec fields that differ between two publications of one task file: the join deadline (the
 # creation time + the join window), and the initial model's address, compared as a blob instead
 # (its CID depends on the store: raw on a local store, dag-pb on Kubo).
 _PER_PUBLICATION: Final = ("joinDeadline", "initialModel", "initialCodec")
+#: Seconds publish_task waits for the requester's pending transactions before it refuses.
+PENDING_WAIT: Final = 30.0
 
 
 class DuplicateTaskError(RoleError):
@@ -54,6 +65,29 @@ class DuplicateTaskError(RoleError):
     def __init__(self, task_id: int, message: str) -> None:
         super().__init__(message)
         self.task_id = task_id
+
+
+def _wait_for_pending(who: Participant, *, timeout: float = PENDING_WAIT) -> None:
+    eth: Any = who.chain.w3.eth
+    deadline = time.monotonic() + timeout
+    while True:
+        waiting = int(eth.get_transaction_count(who.address, "pending")) - int(
+            eth.get_transaction_count(who.address, "latest")
+        )
+        if waiting <= 0:
+            return
+        if time.monotonic() >= deadline:
+            raise PendingTransactionsError(
+                f"{who.address} has {waiting} transaction(s) still pending on the node after "
+                f"{timeout:g} s (an earlier 'task create' cut off while the node was away?); "
+                "look for the task with 'fedchain task list --mine' once they are mined"
+            )
+        time.sleep(0.5)
+
+
+class PendingTransactionsError(RoleError):
+    """The requester's key has transactions pending on the node: one may be a ``createTask``
+    that would make a second escrow of the same task."""
 
 
 def initial_blob(who: Participant, task: TaskFile) -> bytes:
@@ -117,9 +151,13 @@ def publish_task(
     Raises:
         DuplicateTaskError: ``who`` already published this task file and that task has not
             ended (see :func:`find_open_duplicate`); ``force=True`` publishes a second one.
+        PendingTransactionsError: ``who`` still has transactions pending on the node after
+            :data:`PENDING_WAIT` seconds: one may be a ``createTask`` that the duplicate check
+            cannot see yet (``force=True`` skips this check too).
     """
     blob = initial_blob(who, task)
     if not force:
+        _wait_for_pending(who)  # an earlier createTask in the pool is no TaskCreated yet
         existing = find_open_duplicate(who, task, blob, request_key=request_key)
         if existing is not None:
             raise DuplicateTaskError(
