@@ -143,26 +143,26 @@ class TaskLog:
         self.epoch = 0
         self._from_block = from_block
         self._next_block = from_block
-        self._tip: tuple[int, bytes | None] | None = None
+        self._tip: tuple[int, bytes] | None = None
         self._events: list[DecodedEvent] = []
         self._by_name: dict[str, list[DecodedEvent]] = {}
         self._topic = "0x" + task_id.to_bytes(32, "big").hex()
 
-    def _rolled_back(self, latest: int) -> bool:
-        if self._tip is None:
-            return False
-        number, seen = self._tip
-        return latest < number or self.tasks.chain.block_hash(number) != seen
-
     def refresh(self) -> list[DecodedEvent]:
         """Read the blocks mined since the last call; returns the new events."""
         chain = self.tasks.chain
-        latest = chain.block_number()
-        if self._rolled_back(latest):
-            self.epoch += 1
-            self._next_block, self._tip = self._from_block, None
-            self._events, self._by_name = [], {}
+        head: Any = chain.w3.eth.get_block("latest")
+        latest, head_hash = int(head["number"]), bytes(head["hash"])
+        if self._tip is not None:
+            number, seen = self._tip
+            if (latest, head_hash) == (number, seen):
+                return []  # nothing new (one call per idle step)
+            if latest < number or chain.block_hash(number) != seen:  # rolled back under us
+                self.epoch += 1
+                self._next_block = self._from_block
+                self._events, self._by_name = [], {}
         if latest < self._next_block:
+            self._tip = (latest, head_hash)
             return []
         logs = chain.get_logs(
             address=self.tasks.address,
@@ -175,7 +175,7 @@ class TaskLog:
         for e in fresh:
             self._by_name.setdefault(e.name, []).append(e)
         self._next_block = latest + 1
-        self._tip = (latest, chain.block_hash(latest))
+        self._tip = (latest, head_hash)
         return fresh
 
     def events(self, name: str | None = None, **match: Any) -> list[DecodedEvent]:
