@@ -689,7 +689,11 @@ def list_command(
 
     from fedchain.roles.chainview import read_task
 
-    requester = load_key(keystore).address if mine else None
+    requester = None
+    if mine:  # only the address: a keystore names it without being decrypted
+        from fedchain.chain.keys import keystore_address
+
+        requester = keystore_address(keystore) if keystore else load_key(None).address
     out = Output(as_json)
     with open_session(deployment, rpc_url, with_store=False) as session:
         tasks = session.deployment.tasks
