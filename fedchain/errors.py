@@ -27,7 +27,14 @@ __all__ = ["ConfigError", "FedChainError"]
 
 
 class FedChainError(Exception):
-    """Base class of every error FedChain raises deliberately."""
+    """Base class of every error FedChain raises deliberately.
+
+    Attributes:
+        exit_code: the CLI's exit status when this error ends a command (1 unless a subclass
+            documents another).
+    """
+
+    exit_code: int = 1
 
 
 class ConfigError(FedChainError, ValueError):

@@ -94,7 +94,10 @@ def _rebuild_unreachable(message: str, url: str, method: str) -> NodeUnreachable
 
 
 class NodeWaitTimeoutError(ChainConnectionError, TimeoutError):
-    """A role waited for an unreachable node longer than it was allowed to (``node_timeout``)."""
+    """A role waited for an unreachable node longer than it was allowed to (``node_timeout``).
+    The CLI exits with code 3."""
+
+    exit_code = 3
 
 
 class AnvilError(ChainConnectionError):

@@ -200,7 +200,7 @@ def _guarded(run: Callable[[], object]) -> None:
         run()
     except FedChainError as exc:
         typer.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+        sys.exit(exc.exit_code)
     except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
         typer.echo(f"error: {exc.strerror or exc}: {exc.filename}", err=True)
         sys.exit(1)

@@ -76,6 +76,7 @@ __all__ = [
     "read_deployment_file",
     "redact_url",
     "relative_time",
+    "resolve_node_timeout",
     "url_has_credentials",
     "write_json_file",
 ]
@@ -88,6 +89,34 @@ RPC_URL_ENV = "FEDCHAIN_RPC_URL"
 NODE_TIMEOUT_ENV = "FEDCHAIN_NODE_TIMEOUT"
 #: Exit code of a long-running role that gave up on an unreachable node.
 NODE_UNREACHABLE_EXIT = 3
+
+
+def _connect(url: str, account: LocalAccount | None, node_timeout: float | None) -> Chain:
+    """``connect(url)``, waiting up to ``node_timeout`` seconds for a node that is down."""
+    from fedchain.chain.connection import connect
+    from fedchain.chain.errors import ChainConnectionError
+    from fedchain.chain.outage import NodeOutage, format_seconds
+
+    def say(message: str) -> None:
+        typer.echo(f"{time.strftime('%H:%M:%S')} {message}", err=True)
+
+    outage: NodeOutage | None = None
+    while True:
+        try:
+            chain = connect(url, private_keys=[account.key] if account else [])
+        except ChainConnectionError as exc:
+            if node_timeout is None:
+                raise
+            if outage is None:
+                outage = NodeOutage(redact_url(url), exc, node_timeout, say=say)
+            outage.pause(exc)
+            continue
+        if outage is not None:
+            waited = format_seconds(time.monotonic() - outage.since)
+            say(f"node reachable again ({outage.url}) after {waited}; carrying on")
+        return chain
+
+
 #: The contract addresses a deployment file records.
 _ADDRESS_KEYS = ("participant_registry", "model_registry", "task_manager", "task_manager_extension")
 _DEPLOYMENT_HINT = (
@@ -344,11 +373,14 @@ def open_session(
     account: LocalAccount | None = None,
     store: str | None = None,
     with_store: bool = True,
+    node_timeout: float | None = None,
 ) -> Iterator[Session]:
     """Read the deployment file, connect, bind the contracts and open the store.
 
     Errors raised inside the block have the URL's credentials replaced (see
-    :func:`hiding_credentials`).
+    :func:`hiding_credentials`). With ``node_timeout`` (the long-running roles), a node that
+    is unreachable at start is waited for as a role waits for one that goes away later: one
+    line, a backoff, :class:`~fedchain.chain.errors.NodeWaitTimeoutError` after that long.
 
     Raises:
         DeploymentError: a missing or garbled deployment file, another chain id, or no contract
@@ -357,7 +389,6 @@ def open_session(
         ConfigError: no RPC URL anywhere.
     """
 
-    from fedchain.chain.connection import connect
     from fedchain.chain.deploy import Deployment, DeploymentError
     from fedchain.storage import default_store_spec, open_store
 
@@ -373,7 +404,7 @@ def open_session(
             f"no RPC URL: pass --rpc-url, set {RPC_URL_ENV}, or add rpc_url to {deployment_file}"
         )
     with hiding_credentials(url):
-        chain = connect(check_rpc_url(url), private_keys=[account.key] if account else [])
+        chain = _connect(check_rpc_url(url), account, node_timeout)
         opened: BlobStore | None = None
         try:
             deployment = Deployment.from_json(chain, data)
@@ -500,9 +531,9 @@ class RoleDisplay:
         self._progress.stop()
 
 
-def _node_timeout(value: float | None) -> float:
+def resolve_node_timeout(value: float | None) -> float:
     """``value``, else ``$FEDCHAIN_NODE_TIMEOUT``, else the roles' default (300 s)."""
-    from fedchain.roles.base import DEFAULT_NODE_TIMEOUT
+    from fedchain.chain.outage import DEFAULT_NODE_TIMEOUT
 
     if value is not None:
         return value
@@ -551,7 +582,7 @@ def drive(
     def show(_: object = None) -> None:
         display.update(*describe(read_task(role.who.tasks, role.task_id)))
 
-    bound = _node_timeout(node_timeout)
+    bound = resolve_node_timeout(node_timeout)
     try:
         role.run(poll=poll, timeout=timeout, on_wait=show, node_timeout=bound)
         with contextlib.suppress(ChainConnectionError):  # done: the bar is only cosmetic

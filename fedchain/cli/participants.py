@@ -32,6 +32,7 @@ from fedchain.cli.common import (
     drive,
     load_key,
     open_session,
+    resolve_node_timeout,
 )
 from fedchain.cli.demo import parse_attacks
 from fedchain.errors import ConfigError
@@ -358,7 +359,13 @@ def client_run_command(
     account = load_key(keystore)
     local = _client_data(dataset, data, shard, scheme, seed, data_file)
     out = Output(as_json)
-    with open_session(deployment, rpc_url, account=account, store=store) as session:
+    with open_session(
+        deployment,
+        rpc_url,
+        account=account,
+        store=store,
+        node_timeout=resolve_node_timeout(node_timeout),
+    ) as session:
         who = session.participant(name=name or "")
         client = Client(who, task_id, local, behaviour=behaviour, seed=seed,
                         join_anyway=join_anyway)  # fmt: skip
@@ -439,7 +446,13 @@ def miner_run_command(
     stake_wei = parse_wei(stake, what="--stake") if stake is not None else None
     account = load_key(keystore)
     out = Output(as_json)
-    with open_session(deployment, rpc_url, account=account, store=store) as session:
+    with open_session(
+        deployment,
+        rpc_url,
+        account=account,
+        store=store,
+        node_timeout=resolve_node_timeout(node_timeout),
+    ) as session:
         who = session.participant(name=name or "")
         miner = Miner(who, task_id, stake=stake_wei, faults=faults, replace_grace=replace_grace)
         state = miner.state()

@@ -53,6 +53,7 @@ from fedchain.cli.common import (
     open_session,
     redact_url,
     relative_time,
+    resolve_node_timeout,
     url_has_credentials,
 )
 from fedchain.errors import ConfigError
@@ -602,7 +603,13 @@ def create_command(
         typer.echo(f"note: {note}", err=True)
     args = _FollowArgs(deployment, rpc_url, keystore, store, settle_after, evaluate_on, data,
                        run_dir, node_timeout)  # fmt: skip
-    with open_session(deployment, rpc_url, account=account, store=store) as session:
+    with open_session(
+        deployment,
+        rpc_url,
+        account=account,
+        store=store,
+        node_timeout=resolve_node_timeout(node_timeout),
+    ) as session:
         try:
             task_id = publish_task(session.participant(), task, force=force)
         except PendingTransactionsError as exc:
@@ -663,7 +670,13 @@ def follow_command(
     out = Output(as_json)
     args = _FollowArgs(deployment, rpc_url, keystore, store, settle_after, evaluate_on, data,
                        run_dir, node_timeout)  # fmt: skip
-    with open_session(deployment, rpc_url, account=account, store=store) as session:
+    with open_session(
+        deployment,
+        rpc_url,
+        account=account,
+        store=store,
+        node_timeout=resolve_node_timeout(node_timeout),
+    ) as session:
         read_task(session.deployment.tasks, task_id)  # an unknown id fails here, in one line
         result = _run_requester(session, task_id, args, test=test, poll=poll, timeout=timeout,
                                 out=out)  # fmt: skip

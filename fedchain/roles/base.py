@@ -20,7 +20,8 @@ from eth_account.signers.local import LocalAccount
 from fedchain.chain.connection import Chain
 from fedchain.chain.contract import BoundContract
 from fedchain.chain.deploy import Deployment
-from fedchain.chain.errors import ChainConnectionError, NodeUnreachableError, NodeWaitTimeoutError
+from fedchain.chain.errors import ChainConnectionError
+from fedchain.chain.outage import DEFAULT_NODE_TIMEOUT, NodeOutage, format_seconds
 from fedchain.chain.transact import TxResult
 from fedchain.learning import ModelSpec
 from fedchain.report.labels import format_wei
@@ -43,46 +44,6 @@ __all__ = [
 
 #: Global models a role keeps decoded (the current round's start and result, and a few more).
 _MODEL_CACHE = 4
-#: How long :meth:`TaskRole.run` waits for an unreachable node by default, in seconds.
-DEFAULT_NODE_TIMEOUT = 300.0
-#: The first and the longest pause between looks at an unreachable node, in seconds.
-NODE_RETRY_FIRST = 1.0
-NODE_RETRY_MAX = 10.0
-
-
-def _seconds(value: float) -> str:
-    minutes, rest = divmod(round(value), 60)
-    return f"{minutes}m {rest:02d}s" if minutes else f"{rest} s"
-
-
-class _Outage:
-    """The node has been unreachable since ``since``: the next pause, and whether to give up."""
-
-    def __init__(self, who: Participant, exc: ChainConnectionError, limit: float | None) -> None:
-        self.since = time.monotonic()
-        self.limit = limit
-        self.delay = NODE_RETRY_FIRST
-        url = exc.url if isinstance(exc, NodeUnreachableError) and exc.url else None
-        self.url = url or (redact_url(who.chain.url) if who.chain.url else who.chain.kind)
-        bound = f" for up to {_seconds(limit)}" if limit is not None else ""
-        who.say(
-            f"node unreachable ({self.url}); retrying{bound}, at most {NODE_RETRY_MAX:g} s "
-            "apart, Ctrl-C to stop"
-        )
-
-    def pause(self, exc: ChainConnectionError) -> None:
-        """Sleep before the next look; raise :class:`NodeWaitTimeoutError` past the limit."""
-        waited = time.monotonic() - self.since
-        if self.limit is not None and waited >= self.limit:
-            raise NodeWaitTimeoutError(
-                f"node unreachable ({self.url}) for {_seconds(waited)}; gave up (last error: "
-                f"{exc}). Start the node again and rerun the same command to carry on"
-            ) from None
-        delay = self.delay
-        if self.limit is not None:
-            delay = min(delay, max(self.limit - waited, 0.0))
-        time.sleep(delay)
-        self.delay = min(self.delay * 2, NODE_RETRY_MAX)
 
 
 def quiet(message: str) -> None:
@@ -259,7 +220,7 @@ class TaskRole:
 
         While the node is unreachable (a :class:`ChainConnectionError` from a step or from
         ``on_wait``), the role says so once, looks again with a capped exponential backoff
-        (:data:`NODE_RETRY_FIRST` doubling to :data:`NODE_RETRY_MAX` seconds), says once when the
+        (:class:`~fedchain.chain.outage.NodeOutage`: 1 s doubling to 10 s), says once when the
         node is back, and carries on. Before the next step it settles what it may have left in
         flight (:meth:`~fedchain.chain.transact.Transactor.reconcile`: transactions sent but
         without a receipt seen, cached nonces) and does not step while one is still pending
@@ -278,7 +239,7 @@ class TaskRole:
             NodeWaitTimeoutError: the node stayed unreachable for ``node_timeout`` seconds.
         """
         start = time.monotonic()
-        outage: _Outage | None = None
+        outage: NodeOutage | None = None
         while True:
             try:
                 if outage is not None:
@@ -293,7 +254,7 @@ class TaskRole:
                 if outage is not None:
                     self.who.say(
                         f"node reachable again ({outage.url}) after "
-                        f"{_seconds(time.monotonic() - outage.since)}; carrying on"
+                        f"{format_seconds(time.monotonic() - outage.since)}; carrying on"
                     )
                     outage = None
                 if activity is Activity.DONE:
@@ -302,13 +263,17 @@ class TaskRole:
                     on_wait(self)
             except ChainConnectionError as exc:
                 if outage is None:
-                    outage = _Outage(self.who, exc, node_timeout)
+                    outage = NodeOutage(self._node_url(exc), exc, node_timeout, say=self.who.say)
                 self._check_timeout(start, timeout)
                 outage.pause(exc)
                 continue
             self._check_timeout(start, timeout)
             if activity is Activity.WAITING:
                 time.sleep(poll)
+
+    def _node_url(self, exc: ChainConnectionError) -> str:
+        chain = self.who.chain
+        return redact_url(chain.url) if chain.url else chain.kind
 
     def _check_timeout(self, start: float, timeout: float | None) -> None:
         if timeout is not None and time.monotonic() - start > timeout:

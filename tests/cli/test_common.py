@@ -175,3 +175,65 @@ def test_drive_gives_up_on_a_node_gone_for_good_with_exit_3(
                              "apart, Ctrl-C to stop")  # fmt: skip
     assert lines[1].startswith(f"error: watcher: node unreachable ({url}) for 1 s; gave up")
     assert "Traceback" not in err
+
+
+def test_a_role_started_while_the_node_is_down_waits_for_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """open_session(node_timeout=...): a participant started during an outage waits for the
+    node (one line each way) instead of failing; a node that never returns ends the command
+    with exit 3 and one line."""
+    import socket
+    import threading
+    import time
+
+    from fedchain.chain import DEFAULT_MNEMONIC, AnvilNode, connect, find_anvil_binary
+    from fedchain.chain.deploy import deploy_fedchain
+    from fedchain.chain.errors import AnvilError, NodeWaitTimeoutError
+    from fedchain.cli import main
+    from fedchain.cli.common import open_session
+
+    try:
+        find_anvil_binary()
+    except AnvilError as exc:
+        pytest.skip(str(exc))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    state = tmp_path / "state.json"
+    with (
+        AnvilNode(accounts=1, port=port, state_path=state) as node,
+        connect(node.url, mnemonic=DEFAULT_MNEMONIC, accounts=1) as chain,
+    ):
+        d = deploy_fedchain(chain, deployer=chain.dev_accounts(1)[0])
+        document = {**d.to_json(), "rpc_url": node.url}
+    (tmp_path / "dep.json").write_text(json.dumps(document))  # the node is down now
+    later = AnvilNode(accounts=1, port=port, state_path=state)
+    starter = threading.Timer(2.0, later.start)
+    starter.start()
+    try:
+        with open_session(tmp_path / "dep.json", None, with_store=False, node_timeout=60) as s:
+            assert int(s.deployment.tasks.taskCount()) == 0
+        err = capsys.readouterr().err
+        assert f"node unreachable (http://127.0.0.1:{port}); retrying for up to 1m 00s" in err
+        assert f"node reachable again (http://127.0.0.1:{port})" in err
+    finally:
+        starter.join()
+        later.stop()
+    with (
+        pytest.raises(NodeWaitTimeoutError),
+        open_session(tmp_path / "dep.json", None, with_store=False, node_timeout=0.5),
+    ):
+        pass
+    capsys.readouterr()
+    monkeypatch.setenv("FEDCHAIN_PRIVATE_KEY", "0x" + "11" * 32)
+    started = time.monotonic()
+    with pytest.raises(SystemExit) as info:
+        main(["task", "follow", "1", "--deployment", str(tmp_path / "dep.json"),
+              "--node-timeout", "1"])  # fmt: skip
+    assert info.value.code == 3 and time.monotonic() - started < 30
+    err = capsys.readouterr().err
+    assert (
+        err.strip().splitlines()[-1].startswith("error: node unreachable")
+        and "Traceback" not in err
+    )
