@@ -64,9 +64,10 @@ from fedchain.storage.errors import KuboError
 
 __all__ = ["FAULTS", "Miner", "RoundCheck", "register_miner"]
 
-#: Faults a miner can simulate (for tests and experiments): a leader that never posts, and a
-#: leader that accepts every update whatever the rule says.
-FAULTS = ("silent_leader", "accept_all")
+#: Faults a miner can simulate (for tests and experiments): a leader that never posts, a leader
+#: that accepts every update whatever the rule says, and one that aggregates every accepted
+#: update (what Multi-KRUM's cut left out included) while it posts the honest accepted set.
+FAULTS = ("silent_leader", "accept_all", "aggregate_all")
 
 
 @dataclass(frozen=True)
@@ -251,6 +252,15 @@ class Miner(MemberRole):
         )  # fmt: skip
         if "accept_all" in self.faults:
             judgement.accepted = list(judgement.submitted)
+        if "aggregate_all" in self.faults and judgement.left_out:
+            everything = judge_round(
+                glob, [c for c in checked if c.index in judgement.accepted], spec=self.spec,
+                n_clients=state.client_count, byzantine_f=0, rule="none",
+                screen_stale=False, policy=POLICY_NAMES[state.policy],
+            )  # fmt: skip
+            judgement.global_state = everything.global_state
+            judgement.aggregated = list(judgement.accepted)
+            judgement.reasons = {i: r for i, r in judgement.reasons.items() if r != NOT_SELECTED}
         self._judged = {round: (key, judgement)}  # earlier rounds are final: keep no models
         self.judgements[round] = judgement.summary()
         return judgement

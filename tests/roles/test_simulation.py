@@ -180,3 +180,22 @@ def test_honest_clients_of_an_attack_free_task_never_lose(f: int) -> None:
         assert gammas == sorted(gammas)  # never falls
         p = s["payouts"][c]
         assert p["penalty"] == 0 and p["payout"] >= MORTGAGE + p["reward"] > MORTGAGE
+
+
+def test_members_dissent_from_a_leader_that_aggregates_what_the_cut_left_out() -> None:
+    """No attacker and f = 1: the cut leaves one honest update out of every aggregate. The
+    faulty leader posts the right accepted set but averages every accepted update; its
+    aggregated set (in the global model's verdict notes) is not the members', so no quorum."""
+    result = _run(_task(), miners=3, miner_faults={0: frozenset({"aggregate_all"})})
+    s = result.summary
+    m0 = s["miners"][0]
+    for row in s["rounds"]:
+        assert row["leader"] != m0 and row["rejected"] == [] and len(row["left_out"]) == 1
+    assert result.deployment is not None
+    dissents = [
+        e for e in result.deployment.tasks.events("VerdictAttested") if not e.args["agreed"]
+    ]
+    assert dissents
+    assert s["payouts"][m0]["slashed"] > 0 and s["balanced"] is True
+    for c in s["clients"]:  # honest clients lose nothing to the dishonest leader
+        assert s["payouts"][c]["penalty"] == 0
