@@ -19,6 +19,10 @@ contract ParticipantRegistry is IParticipantRegistry {
     mapping(address participant => Account) private _accounts;
     mapping(address client => mapping(bytes32 category => uint32 count)) private _profileCount;
     mapping(address client => mapping(bytes32 contentHash => bytes32 category)) private _profiles;
+    mapping(address client => mapping(bytes32 contentHash => uint64 size)) private _profileSizes;
+    mapping(address client => mapping(bytes32 category => uint256 samples)) private _sampleTotals;
+    /// @dev Net reputation change per (participant, requester) scope; gamma = clamp(h + score).
+    mapping(address participant => mapping(address requester => int256 score)) private _scores;
 
     /// @param gammaMax_ maximum reputation gammamax (paper 004: 100).
     /// @param threshold_ threshold h, also every participant's initial reputation (paper 004: 5).
@@ -63,7 +67,9 @@ contract ParticipantRegistry is IParticipantRegistry {
             revert ParticipantRegistryProfileExists(msg.sender, key);
         }
         _profiles[msg.sender][key] = profile.category;
+        _profileSizes[msg.sender][key] = profile.size;
         _profileCount[msg.sender][profile.category] += 1;
+        _sampleTotals[msg.sender][profile.category] += profile.size;
         emit DataProfileAdded(msg.sender, profile.category, profile);
     }
 
@@ -73,6 +79,8 @@ contract ParticipantRegistry is IParticipantRegistry {
         if (category == bytes32(0)) revert ParticipantRegistryUnknownProfile(msg.sender, contentHash);
         delete _profiles[msg.sender][contentHash];
         _profileCount[msg.sender][category] -= 1;
+        _sampleTotals[msg.sender][category] -= _profileSizes[msg.sender][contentHash];
+        delete _profileSizes[msg.sender][contentHash];
         emit DataProfileRemoved(msg.sender, category, contentHash);
     }
 
@@ -88,17 +96,20 @@ contract ParticipantRegistry is IParticipantRegistry {
     /// @inheritdoc IParticipantRegistry
     function applyTaskOutcome(
         uint256 taskId,
+        address requester,
         address participant,
+        uint256 gammaAtJoin,
         uint256 evaluations,
         uint256 count,
         uint256 earned
     ) external onlyTaskManager returns (uint16 reputation) {
-        Account storage account = _accounts[participant];
-        uint16 previous = account.reputation;
-        reputation = uint16(Reputation.applyAll(previous, evaluations, count, _gammaMax, _threshold));
-        account.reputation = reputation;
-        if (earned != 0) account.credits += uint128(earned);
-        emit TaskOutcomeApplied(participant, taskId, previous, reputation, uint128(earned));
+        uint16 previous = _reputation(participant, requester);
+        uint256 end = Reputation.applyAll(gammaAtJoin, evaluations, count, _gammaMax, _threshold);
+        // Both are below 2^16: the casts are exact.
+        _scores[participant][requester] += int256(end) - int256(gammaAtJoin);
+        reputation = _reputation(participant, requester);
+        if (earned != 0) _accounts[participant].credits += uint128(earned);
+        emit TaskOutcomeApplied(participant, taskId, requester, previous, reputation, uint128(earned));
     }
 
     /// @inheritdoc IParticipantRegistry
@@ -111,15 +122,15 @@ contract ParticipantRegistry is IParticipantRegistry {
     }
 
     /// @inheritdoc IParticipantRegistry
-    function eligibility(address participant, bytes32 category)
+    function eligibility(address participant, bytes32 category, address requester)
         external
         view
-        returns (uint8 roles, uint16 reputation, bool hasCategory)
+        returns (uint8 roles, uint16 reputation, bool hasCategory, uint256 samples)
     {
-        Account storage account = _accounts[participant];
-        roles = account.roles;
-        reputation = account.reputation;
+        roles = _accounts[participant].roles;
+        reputation = _reputation(participant, requester);
         hasCategory = category != bytes32(0) && _profileCount[participant][category] != 0;
+        samples = _sampleTotals[participant][category];
     }
 
     /// @inheritdoc IParticipantRegistry
@@ -128,8 +139,13 @@ contract ParticipantRegistry is IParticipantRegistry {
     }
 
     /// @inheritdoc IParticipantRegistry
-    function reputationOf(address participant) external view returns (uint16) {
-        return _accounts[participant].reputation;
+    function reputationOf(address participant, address requester) external view returns (uint16) {
+        return _reputation(participant, requester);
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function sampleTotal(address client, bytes32 category) external view returns (uint256) {
+        return _sampleTotals[client][category];
     }
 
     /// @inheritdoc IParticipantRegistry
@@ -172,11 +188,18 @@ contract ParticipantRegistry is IParticipantRegistry {
         uint8 roles = account.roles;
         if (roles & role != 0) revert ParticipantRegistryAlreadyRegistered(msg.sender, role);
         if (roles == 0) {
-            account.reputation = _threshold;
             account.registeredAt = uint64(block.timestamp);
             account.credits = _baseCredits;
         }
         account.roles = roles | role;
-        emit ParticipantRegistered(msg.sender, role, account.reputation);
+        emit ParticipantRegistered(msg.sender, role, _threshold);
+    }
+
+    function _reputation(address participant, address requester) private view returns (uint16) {
+        if (_accounts[participant].roles == 0) return 0;
+        int256 gamma = int256(uint256(_threshold)) + _scores[participant][requester];
+        if (gamma <= 0) return 0;
+        // Clamped to [0, gammamax] < 2^16 just above and below.
+        return gamma >= int256(uint256(_gammaMax)) ? _gammaMax : uint16(uint256(gamma));
     }
 }

@@ -23,17 +23,20 @@ contract TaskManager is TaskLedger, TaskJoins, TaskRounds, TaskSettlement {
     /// @param registry_ the ParticipantRegistry (reputation, credits; its gammamax and h are copied).
     /// @param models_ the ModelRegistry.
     /// @param slashBps_ share of a miner's stake slashed per offense, in basis points.
-    /// @param extension_ the TaskManagerExtension deployed with the same three arguments.
+    /// @param limits_ the protocol bounds every task must respect (see {ITaskTypes-Limits}).
+    /// @param extension_ the TaskManagerExtension deployed with the same four arguments.
     constructor(
         IParticipantRegistry registry_,
         IModelRegistry models_,
         uint256 slashBps_,
+        Limits memory limits_,
         address extension_
-    ) TaskStorage(registry_, models_, slashBps_) {
+    ) TaskStorage(registry_, models_, slashBps_, limits_) {
         ITaskManager ext = ITaskManager(extension_);
         if (
             extension_.code.length == 0 || ext.registry() != address(registry_)
                 || ext.models() != address(models_) || ext.slashBps() != slashBps_
+                || keccak256(abi.encode(ext.limits())) != keccak256(abi.encode(limits_))
         ) revert TaskManagerInvalidDeployment(address(registry_), address(models_), slashBps_);
         _extension = extension_;
     }

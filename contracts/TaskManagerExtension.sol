@@ -19,8 +19,9 @@ contract TaskManagerExtension is TaskSetup, TaskViews {
     /// @param registry_ the ParticipantRegistry.
     /// @param models_ the ModelRegistry.
     /// @param slashBps_ share of a miner's stake slashed per offense, in basis points.
-    constructor(IParticipantRegistry registry_, IModelRegistry models_, uint256 slashBps_)
-        TaskStorage(registry_, models_, slashBps_)
+    /// @param limits_ the protocol bounds every task must respect.
+    constructor(IParticipantRegistry registry_, IModelRegistry models_, uint256 slashBps_, Limits memory limits_)
+        TaskStorage(registry_, models_, slashBps_, limits_)
     {
         _self = address(this);
     }

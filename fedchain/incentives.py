@@ -237,15 +237,28 @@ def _data_amount_policy(
     return RoundPayout([reward * x // BPS for x in w])
 
 
+def data_share_cap(accepted_count: int) -> int:
+    """Most basis points one client may take of a data-amount round: twice an equal share of
+    the ``accepted_count`` accepted clients, rounded up, at most 10,000 (the contract's
+    ``Payouts.dataShareCap``). With sample counts fixed at join from registered profiles, this
+    bounds what a client that declared inflated profiles can take (H-3)."""
+    if accepted_count <= 0:
+        return BPS
+    return min(BPS, -(-2 * BPS // accepted_count))
+
+
 def data_amount_bps(num_samples: Sequence[int], *, accepted: Sequence[bool]) -> list[int]:
-    """Weights ``floor(10,000 · n_i / Σ_accepted n)`` for accepted clients, 0 for the others."""
+    """Weights ``min(floor(10,000 · n_i / Σ_accepted n), cap)`` for accepted clients, 0 for the
+    others, where cap is :func:`data_share_cap` (what a capped client cannot take stays unpaid
+    and returns to the requester)."""
     if len(num_samples) != len(accepted):
         raise IncentiveError("one sample count per client")
     n = [_int("num_samples", x) if ok else 0 for x, ok in zip(num_samples, accepted, strict=True)]
     total = sum(n)
     if total == 0:
         return [0] * len(n)
-    return [BPS * x // total for x in n]
+    cap = data_share_cap(sum(1 for ok in accepted if ok))
+    return [min(cap, BPS * x // total) for x in n]
 
 
 @dataclass(frozen=True)

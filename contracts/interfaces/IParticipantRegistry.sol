@@ -25,14 +25,15 @@ interface IParticipantRegistry {
         bytes32 location;
     }
 
-    /// @notice A participant's on-chain record.
+    /// @notice A participant's on-chain record. Reputation is kept per requester
+    ///         ({reputationOf}): what a client earned in one requester's tasks counts in that
+    ///         requester's tasks only, so reputation farmed in self-made tasks buys nothing
+    ///         elsewhere (H-2).
     /// @param roles bit 0 client, bit 1 miner.
-    /// @param reputation M9 reputation gamma in [0, gammamax]; starts at the threshold h.
     /// @param registeredAt block timestamp of the first registration.
     /// @param credits M10b eq. 12 credits C = C_base + C_obtain (wei of rewards obtained).
     struct Account {
         uint8 roles;
-        uint16 reputation;
         uint64 registeredAt;
         uint128 credits;
     }
@@ -45,10 +46,15 @@ interface IParticipantRegistry {
     event DataProfileRemoved(address indexed client, bytes32 indexed category, bytes32 contentHash);
     /// @notice Emitted once, when the deployer names the TaskManager.
     event TaskManagerSet(address indexed taskManager);
-    /// @notice Emitted when a task's settlement applies its evaluations (reputation `previous`
-    ///         -> `current`) and `earned` credits to a participant.
+    /// @notice Emitted when a task's settlement applies its evaluations (reputation in
+    ///         `requester`'s scope `previous` -> `current`) and `earned` credits to a participant.
     event TaskOutcomeApplied(
-        address indexed participant, uint256 indexed taskId, uint16 previous, uint16 current, uint128 earned
+        address indexed participant,
+        uint256 indexed taskId,
+        address indexed requester,
+        uint16 previous,
+        uint16 current,
+        uint128 earned
     );
     /// @notice Emitted when a participant obtains credits (C_obtain) from a task.
     event CreditsAwarded(address indexed participant, uint256 indexed taskId, uint128 amount);
@@ -94,12 +100,17 @@ interface IParticipantRegistry {
     /// @dev Emits a {TaskManagerSet} event.
     function setTaskManager(address taskManager) external;
 
-    /// @notice Applies a task's evaluations to `participant`'s current reputation with the M9 rule
-    ///         (bit k of `evaluations` = k-th round accepted) and adds `earned` to its credits.
+    /// @notice Applies a task's outcome to `participant`'s reputation in `requester`'s scope
+    ///         and adds `earned` to its credits. The task's M9 trajectory runs from
+    ///         `gammaAtJoin` (bit k of `evaluations` = k-th round accepted); its net change is
+    ///         added to the participant's score, so the result does not depend on the order in
+    ///         which tasks are settled (L-1).
     /// @dev Only the TaskManager. Emits a {TaskOutcomeApplied} event.
     function applyTaskOutcome(
         uint256 taskId,
+        address requester,
         address participant,
+        uint256 gammaAtJoin,
         uint256 evaluations,
         uint256 count,
         uint256 earned
@@ -109,18 +120,23 @@ interface IParticipantRegistry {
     /// @dev Only the TaskManager. Emits a {CreditsAwarded} event.
     function awardCredits(uint256 taskId, address participant, uint256 amount) external;
 
-    /// @notice Roles (bit 0 client, bit 1 miner), reputation and whether `client` has at least one
-    ///         profile in `category`: what the TaskManager checks when someone joins.
-    function eligibility(address participant, bytes32 category)
+    /// @notice Roles (bit 0 client, bit 1 miner), reputation in `requester`'s scope, whether the
+    ///         participant has at least one profile in `category`, and the samples its
+    ///         profiles there declare: what the TaskManager checks and fixes when someone joins.
+    function eligibility(address participant, bytes32 category, address requester)
         external
         view
-        returns (uint8 roles, uint16 reputation, bool hasCategory);
+        returns (uint8 roles, uint16 reputation, bool hasCategory, uint256 samples);
 
     /// @notice The participant's record.
     function accountOf(address participant) external view returns (Account memory);
 
-    /// @notice M9 reputation gamma of `participant` (0 for the unregistered).
-    function reputationOf(address participant) external view returns (uint16);
+    /// @notice M9 reputation gamma of `participant` in `requester`'s tasks: h plus the net
+    ///         change of its settled tasks there, clamped to [0, gammamax] (0 for the unregistered).
+    function reputationOf(address participant, address requester) external view returns (uint16);
+
+    /// @notice Samples declared by `client`'s profiles in `category`.
+    function sampleTotal(address client, bytes32 category) external view returns (uint256);
 
     /// @notice Credits C = C_base + C_obtain of `participant` (0 for the unregistered).
     function creditsOf(address participant) external view returns (uint128);

@@ -32,27 +32,43 @@ interface ITaskManager is ITaskManagerErrors, ITaskManagerEvents {
     /// @dev Emits a {ClientJoined} event.
     function joinAsClient(uint256 taskId) external payable;
 
-    /// @notice Joins many clients at once from their EIP-712 JoinTask(taskId, mortgage) permits;
-    ///         each mortgage comes from the signer's internal balance. Anyone may relay.
-    /// @dev Reverts on any invalid signature or ineligible signer. Emits {ClientJoined} per client.
+    /// @notice Joins many clients at once from their EIP-712 JoinTask(taskId, mortgage, nonce,
+    ///         deadline) permits (nonce: the client's {joinNonce}); each mortgage comes from the
+    ///         signer's internal balance. Anyone may relay.
+    /// @dev Reverts on an expired permit, a signature not from its `client`, or an ineligible
+    ///      signer. Emits {ClientJoined} per client.
     function joinClientsBySig(uint256 taskId, JoinSignature[] calldata permits) external;
 
-    /// @notice Joins as a miner with `stake` (>= the task minimum): from msg.value when it is
-    ///         sent (must equal `stake`), else from the internal balance. At most 64 miners.
-    /// @dev Emits a {MinerJoined} event.
+    /// @notice Voids every join permit the caller signed so far (bumps its join nonce).
+    /// @dev Emits {JoinPermitsRevoked}.
+    function revokeJoinPermits() external;
+
+    /// @notice Leaves a task that has not started, getting the mortgage or stake back. Unless
+    ///         the caller joined last in its role, `lastMember` must be the member of its role
+    ///         that did (it takes the caller's index). A client's join nonce is bumped.
+    /// @dev Emits {MemberLeft}.
+    function leaveTask(uint256 taskId, address lastMember) external;
+
+    /// @notice Joins as a miner with `stake` (>= the task minimum, < 2^88): from msg.value when
+    ///         it is sent (must equal `stake`), else from the internal balance. At most 64
+    ///         miners; once they are 64, a higher stake takes the lowest one's place (that miner
+    ///         is refunded in full).
+    /// @dev Emits a {MinerJoined} event (and {MemberLeft} for an outbid miner).
     function joinAsMiner(uint256 taskId, uint256 stake) external payable;
 
     /// @notice Closes joining and opens round 0. Anyone after the join deadline; the requester
-    ///         at any time. Needs at least one client and one miner.
+    ///         earlier only when the task is full (maxClients clients and 64 miners). Needs at
+    ///         least one client, committeeSize distinct miners and minTotalStake staked.
     /// @dev Emits {TaskStarted} and {RoundOpened}.
     function startTask(uint256 taskId) external;
 
     /// @notice Cancels a task: by the requester while it is still joining; by anyone when it
-    ///         stalled (join deadline passed without a client or a miner; or the verdict deadline
-    ///         passed with no leader left to replace the current one). In the latter case a last
-    ///         leader that never posted is slashed, as {replaceLeader} slashes a replaced one.
-    /// @dev Emits a {TaskCancelled} event (a {StakeSlashed} event for a silent last leader, and
-    ///      {RequesterRefunded} if nobody joined).
+    ///         stalled (join deadline passed and the task cannot start; or the last leader's
+    ///         attempt failed with no leader left). In the latter case the last leader and the
+    ///         silent seats are slashed as {replaceLeader} slashes them, and settlement applies
+    ///         M11 to the rounds played.
+    /// @dev Emits a {TaskCancelled} event ({StakeSlashed} events, and {RequesterRefunded} if
+    ///      nobody joined).
     function cancelTask(uint256 taskId) external;
 
     /// @notice The requester records the DP-perturbed final model it published (M4c), once
@@ -97,10 +113,18 @@ interface ITaskManager is ITaskManagerErrors, ITaskManagerEvents {
     /// @dev Emits {VerdictAttested} (and {RoundFinalized}, {RoundOpened} or {TaskFinished}).
     function attestVerdict(uint256 taskId, uint64 round, bytes32 verdictHash) external;
 
-    /// @notice After the verdict deadline without finalization, anyone hands leadership to the
-    ///         next committee member; a leader that had not posted is slashed.
-    /// @dev Emits {LeaderReplaced} (and {StakeSlashed}).
+    /// @notice Once the current attempt is over (verdict deadline passed, or the posted verdict
+    ///         can no longer reach quorum for the dissents), anyone hands leadership to the next
+    ///         seat. The former leader is slashed (whether it posted or not), and so is every
+    ///         seat that neither attested nor dissented from its posted verdict.
+    /// @dev Emits {LeaderReplaced} and {StakeSlashed} events.
     function replaceLeader(uint256 taskId) external;
+
+    /// @notice Draws the current round's committee from its seed block's hash and stores it;
+    ///         if that hash is out of reach (more than 256 blocks), this block becomes the new
+    ///         seed block instead and the verdict window restarts. Verdicts draw it too.
+    /// @dev Emits {CommitteeDrawn} or {SeedRenewed}.
+    function drawCommittee(uint256 taskId) external;
 
     // --- settlement ---
     /// @notice Settles one participant of a finished or cancelled task into its internal balance.
@@ -120,8 +144,25 @@ interface ITaskManager is ITaskManagerErrors, ITaskManagerEvents {
     /// @notice Miner number `index` of a task and its stake.
     function minerAt(uint256 taskId, uint256 index) external view returns (address miner, uint256 stake);
 
-    /// @notice Round `round`'s committee in drawn order (position 0 led the first attempt).
+    /// @notice Round `round`'s committee seats in drawn order (seat 0 leads the first attempt; a
+    ///         miner may hold several seats). Before it is stored, it is computed from the seed
+    ///         block's hash (reverts {TaskManagerSeedNotReady} in that block itself).
     function committee(uint256 taskId, uint64 round) external view returns (address[] memory);
+
+    /// @notice The block whose hash seeds `round`'s committee.
+    function seedBlockOf(uint256 taskId, uint64 round) external view returns (uint256);
+
+    /// @notice The client's current join nonce (signed into its join permits).
+    function joinNonce(address client) external view returns (uint256);
+
+    /// @notice The sample count fixed for client `index` at join (its declared profiles).
+    function clientSamples(uint256 taskId, uint256 index) external view returns (uint256);
+
+    /// @notice Wei of slashed stake burned so far (held by this contract, owed to nobody).
+    function burnedStake() external view returns (uint256);
+
+    /// @notice The protocol bounds fixed at deployment.
+    function limits() external view returns (Limits memory);
 
     /// @notice The current round's current leader.
     function currentLeader(uint256 taskId) external view returns (address);
@@ -181,8 +222,11 @@ interface ITaskManager is ITaskManagerErrors, ITaskManagerEvents {
         view
         returns (bytes32);
 
-    /// @notice EIP-712 digest of JoinTask(taskId, mortgage).
-    function hashJoin(uint256 taskId, uint256 mortgage) external view returns (bytes32);
+    /// @notice EIP-712 digest of JoinTask(taskId, mortgage, nonce, deadline).
+    function hashJoin(uint256 taskId, uint256 mortgage, uint256 nonce, uint256 deadline)
+        external
+        view
+        returns (bytes32);
 
     /// @notice The EIP-712 domain separator (name "FedChain TaskManager", version "1").
     function domainSeparator() external view returns (bytes32);

@@ -57,6 +57,14 @@ interface ITaskManagerErrors is ITaskTypes {
     error TaskManagerWrongMortgage(uint256 taskId, uint256 required, uint256 sent);
     /// @notice The miner stake is below the task's minimum.
     error TaskManagerStakeTooLow(uint256 taskId, uint256 stake, uint256 minimum);
+    /// @notice A stake does not fit the 88 bits a task records.
+    error TaskManagerStakeTooHigh(uint256 taskId, uint256 stake, uint256 maximum);
+    /// @notice The miners' stakes do not reach the task's minTotalStake yet.
+    error TaskManagerStakeShortfall(uint256 taskId, uint256 totalStake, uint256 required);
+    /// @notice `account` is not the last member of the leaver's role (the index to move).
+    error TaskManagerNotLastMember(uint256 taskId, address account);
+    /// @notice A join permit's deadline passed.
+    error TaskManagerPermitExpired(uint256 taskId, address client, uint256 deadline);
     /// @notice msg.value must be 0 (stake from the internal balance) or exactly the stake.
     error TaskManagerWrongStakePayment(uint256 taskId, uint256 stake, uint256 sent);
     /// @notice The internal balance does not cover `required`.
@@ -108,6 +116,12 @@ interface ITaskManagerErrors is ITaskTypes {
     error TaskManagerNoLeaderLeft(uint256 taskId, uint64 round);
     /// @notice The round has not been opened yet.
     error TaskManagerRoundNotOpened(uint256 taskId, uint64 round);
+    /// @notice The round's seed block is this block or later: its hash is not known yet.
+    error TaskManagerSeedNotReady(uint256 taskId, uint64 round, uint256 seedBlock);
+    /// @notice The round's seed block is more than 256 blocks old; {drawCommittee} renews it.
+    error TaskManagerSeedExpired(uint256 taskId, uint64 round, uint256 seedBlock);
+    /// @notice The round's committee is already drawn.
+    error TaskManagerCommitteeAlreadyDrawn(uint256 taskId, uint64 round);
 
     // --- settlement and the ledger ---
     /// @notice `account` is not a member of the task, or was settled already (settling deletes

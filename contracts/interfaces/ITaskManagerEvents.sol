@@ -17,20 +17,30 @@ interface ITaskManagerEvents is ITaskTypes {
     );
     /// @notice `client` joined as client number `index` (its bit in round bitmaps), with
     ///         reputation `reputation`, locking the task's client mortgage.
-    event ClientJoined(uint256 indexed taskId, address indexed client, uint8 index, uint16 reputation);
+    event ClientJoined(
+        uint256 indexed taskId, address indexed client, uint8 index, uint16 reputation, uint32 samples
+    );
     /// @notice `miner` joined as miner number `index` with `stake`.
     event MinerJoined(uint256 indexed taskId, address indexed miner, uint8 index, uint256 stake);
     /// @notice Joining closed and round 0 opens.
     event TaskStarted(uint256 indexed taskId, uint16 clientCount, uint16 minerCount, uint16 committeeSize);
-    /// @notice Round `round` opened with `committee` (leader first) drawn from `seed`.
+    /// @notice Round `round` opened in block `seedBlock`: its committee is drawn from that
+    ///         block's hash, which no transaction of the block can read ({CommitteeDrawn}).
     event RoundOpened(
-        uint256 indexed taskId,
-        uint64 indexed round,
-        bytes32 seed,
-        address[] committee,
-        uint64 submitDeadline,
-        uint64 verdictDeadline
+        uint256 indexed taskId, uint64 indexed round, uint64 seedBlock, uint64 submitDeadline, uint64 verdictDeadline
     );
+    /// @notice Emitted when a round's committee is drawn from the hash of its seed block.
+    event CommitteeDrawn(uint256 indexed taskId, uint64 indexed round, bytes32 seed, address[] committee);
+    /// @notice Emitted when nobody drew a round's committee within 256 blocks of its seed block
+    ///         and the round takes this block as its new seed block.
+    event SeedRenewed(uint256 indexed taskId, uint64 indexed round, uint64 seedBlock);
+    /// @notice Emitted when a member leaves a task before it starts (or a miner is outbid for
+    ///         its seat) and gets `refund` back.
+    event MemberLeft(uint256 indexed taskId, address indexed account, MemberRole role, uint256 refund);
+    /// @notice Emitted when a client bumps its join nonce, voiding its unused permits.
+    event JoinPermitsRevoked(address indexed client, uint256 nonce);
+    /// @notice Emitted when a miner's slashed stake is burned at settlement.
+    event StakeBurned(uint256 indexed taskId, address indexed miner, uint256 amount);
     /// @notice `client` submitted an update (directly or relayed with its EIP-712 signature).
     ///         The first submission of a client in a round counts; later ones are ignored.
     event UpdateSubmitted(
@@ -74,7 +84,9 @@ interface ITaskManagerEvents is ITaskTypes {
         uint64 verdictDeadline
     );
     /// @notice `miner` lost `amount` of its stake (reason 1: leader failed to post in time;
-    ///         2: attested a different verdict than the finalized one). Paid out at settlement.
+    ///         2: attested a different verdict than the finalized one; 3: leader whose posted
+    ///         verdict failed to reach quorum; 4: seat that neither attested nor dissented from a
+    ///         failed verdict). Burned at settlement.
     event StakeSlashed(
         uint256 indexed taskId, address indexed miner, uint64 indexed round, uint8 reason, uint256 amount
     );

@@ -48,9 +48,11 @@ interface ITaskTypes {
     /// @param rewardUnit wei per reputation point (Reputation, Fixed policies).
     /// @param minReputation minimum client reputation to join.
     /// @param clientMortgage the mortgage every client locks (uniform; divisible by rounds).
-    /// @param minMinerStake minimum miner stake.
+    /// @param minMinerStake minimum miner stake (at least the deployment's stake floor).
+    /// @param minTotalStake the task starts only once its miners' stakes sum to at least this.
     /// @param maxClients at most this many clients (<= 256, one bit each in a round bitmap).
-    /// @param committeeSize committee members per round (1..16), leader included.
+    /// @param committeeSize committee seats per round (1..16), leader included; the task starts
+    ///        only with at least this many distinct miners.
     /// @param byzantineF Byzantine bound f the committee's Multi-KRUM uses (< maxClients).
     /// @param policy reward policy.
     struct TaskSpec {
@@ -68,6 +70,7 @@ interface ITaskTypes {
         uint16 minReputation;
         uint88 clientMortgage;
         uint88 minMinerStake;
+        uint96 minTotalStake;
         uint16 maxClients;
         uint8 committeeSize;
         uint8 byzantineF;
@@ -106,11 +109,29 @@ interface ITaskTypes {
         bytes32 vs;
     }
 
-    /// @notice One client's EIP-712 join permit signature (JoinTask(taskId, mortgage)).
+    /// @notice One client's EIP-712 join permit (JoinTask(taskId, mortgage, nonce, deadline)),
+    ///         where nonce is the client's current {ITaskManager-joinNonce}: revoking (or
+    ///         leaving a task) bumps it and voids every permit signed before.
     struct JoinSignature {
+        address client;
+        uint64 deadline;
         uint8 v;
         bytes32 r;
         bytes32 s;
+    }
+
+    /// @notice Protocol bounds fixed at deployment, the same for every task.
+    /// @param minJoinWindow least seconds between creating a task and its join deadline.
+    /// @param maxJoinWindow most seconds between creating a task and its join deadline.
+    /// @param minRoundWindow least submitDuration and verdictDuration.
+    /// @param maxRoundWindow most submitDuration and verdictDuration.
+    /// @param minStakeFloor least minMinerStake a task may ask for (wei).
+    struct Limits {
+        uint256 minJoinWindow;
+        uint256 maxJoinWindow;
+        uint256 minRoundWindow;
+        uint256 maxRoundWindow;
+        uint256 minStakeFloor;
     }
 
     /// @notice A task as the views report it.
@@ -137,6 +158,7 @@ interface ITaskTypes {
         uint256 rewardUnit;
         uint256 clientMortgage;
         uint256 minMinerStake;
+        uint256 minTotalStake;
         uint256 pot;
         uint256 totalStake;
         uint256 unsettled;
@@ -148,6 +170,7 @@ interface ITaskTypes {
         MemberRole role;
         uint8 index;
         uint16 reputationAtJoin;
+        uint32 samples;
     }
 
     /// @notice What settling a client pays and records.

@@ -42,6 +42,13 @@ library Payouts {
         return (totalPenalty - ownPenalty) / (clients - 1);
     }
 
+    /// @notice Most basis points one client may take of a DataAmount round: twice an equal
+    ///         share of the `accepted` clients, rounded up, at most the whole round.
+    function dataShareCap(uint256 accepted) internal pure returns (uint256) {
+        uint256 cap = (2 * BPS + accepted - 1) / accepted;
+        return cap > BPS ? BPS : cap;
+    }
+
     /// @notice Slash for `offenses` offenses at `slashBps` of the stake each, capped at the stake.
     function slashed(uint256 stake, uint256 offenses, uint256 slashBps)
         internal

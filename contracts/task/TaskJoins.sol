@@ -5,7 +5,8 @@ import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {TaskSignatures} from "./TaskSignatures.sol";
 
 /// @title TaskJoins
-/// @notice Clients join a task directly or in batches of EIP-712 join permits relayed by anyone.
+/// @notice Clients join a task directly or in batches of EIP-712 join permits relayed by anyone
+///         (each with a deadline and the client's current nonce), and revoke their permits.
 abstract contract TaskJoins is TaskSignatures {
     /// @notice See {ITaskManager-joinAsClient}.
     function joinAsClient(uint256 taskId) external payable {
@@ -28,17 +29,28 @@ abstract contract TaskJoins is TaskSignatures {
         uint256 mortgage = _terms[taskId].clientMortgage;
         State memory s = _states[taskId];
         _checkJoinOpen(taskId, s.status);
-        bytes32 hash = _hashTypedDataV4(keccak256(abi.encode(_JOIN_TYPEHASH, taskId, mortgage)));
         for (uint256 k; k < count; ++k) {
             JoinSignature calldata p = permits[k];
-            (address client, ECDSA.RecoverError err,) = ECDSA.tryRecover(hash, p.v, p.r, p.s);
-            if (err != ECDSA.RecoverError.NoError) revert TaskManagerInvalidSignature(taskId, k);
+            address client = p.client;
+            if (block.timestamp > p.deadline) revert TaskManagerPermitExpired(taskId, client, p.deadline);
+            bytes32 hash = _hashTypedDataV4(
+                keccak256(abi.encode(_JOIN_TYPEHASH, taskId, mortgage, _joinNonces[client], p.deadline))
+            );
+            (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(hash, p.v, p.r, p.s);
+            if (err != ECDSA.RecoverError.NoError || signer != client) revert TaskManagerInvalidSignature(taskId, k);
             _addClient(taskId, s, client, mortgage);
         }
         _states[taskId].clientCount = s.clientCount;
         Funds storage funds = _funds[taskId];
         funds.pot += uint128(mortgage * count);
         funds.unsettled += uint16(count);
+    }
+
+    /// @notice See {ITaskManager-revokeJoinPermits}.
+    function revokeJoinPermits() external {
+        uint256 nonce = _joinNonces[msg.sender] + 1;
+        _joinNonces[msg.sender] = nonce;
+        emit JoinPermitsRevoked(msg.sender, nonce);
     }
 
     /// @dev Checks eligibility and records the member; the caller updates counters and funds.
@@ -48,14 +60,18 @@ abstract contract TaskJoins is TaskSignatures {
         }
         if (_memberOf(taskId, client).role != MemberRole.None) revert TaskManagerAlreadyJoined(taskId, client);
         bytes32 category = _categories[taskId];
-        (uint8 roles, uint16 reputation, bool hasCategory) = _registry.eligibility(client, category);
+        (uint8 roles, uint16 reputation, bool hasCategory, uint256 samples) =
+            _registry.eligibility(client, category, _configs[taskId].requester);
         if (roles & 1 == 0) revert TaskManagerNotRegistered(client, 1);
         if (!hasCategory) revert TaskManagerCategoryMissing(taskId, client, category);
         uint16 minimum = _terms[taskId].minReputation;
         if (reputation < minimum) revert TaskManagerReputationTooLow(taskId, client, reputation, minimum);
         uint8 index = uint8(s.clientCount);
         _enroll(taskId, client, Member({role: MemberRole.Client, index: index, gammaAtJoin: reputation}), debit);
+        // H-3: the sample count is the client's registered data in the category, fixed now.
+        if (samples > type(uint32).max) samples = type(uint32).max;
+        _setSampleCount(taskId, index, samples);
         s.clientCount += 1;
-        emit ClientJoined(taskId, client, index, reputation);
+        emit ClientJoined(taskId, client, index, reputation, uint32(samples));
     }
 }

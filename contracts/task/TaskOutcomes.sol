@@ -7,8 +7,9 @@ import {TaskStorage} from "./TaskStorage.sol";
 
 /// @title TaskOutcomes
 /// @notice What settling a participant pays, recomputed from the round bit streams: each
-///         client's M9 trajectory from its reputation at join, M10 rewards, M11 penalty and its
-///         share of the others' penalties; each miner's stake less slashes.
+///         client's M9 trajectory from its reputation at join, M10 rewards, M11 penalty over
+///         the rounds played and its share of the others' penalties; each miner's stake less
+///         slashes (which are burned).
 abstract contract TaskOutcomes is TaskStorage {
     /// @dev What a settlement needs from the task, loaded once per transaction.
     struct Context {
@@ -70,11 +71,11 @@ abstract contract TaskOutcomes is TaskStorage {
             }
             gamma = Reputation.next(gamma, accepted, _gammaMax, _threshold);
         }
-        if (ctx.status == TaskStatus.Finished) {
-            o.penalty = Payouts.penalty(ctx.mortgage, ctx.rounds, ctx.rounds - o.acceptedRounds);
-            uint256 totalPenalty = Payouts.penalty(ctx.mortgage, ctx.rounds, ctx.missedTotal);
-            o.penaltyShare = Payouts.penaltyShare(totalPenalty, o.penalty, ctx.n);
-        }
+        // M11 over the rounds played: all v of a finished task, the finalized ones of a cancelled
+        // task (a cancellation neither spares a lazy client nor costs anyone for unplayed rounds).
+        o.penalty = Payouts.penalty(ctx.mortgage, ctx.rounds, ctx.evaluated - o.acceptedRounds);
+        uint256 totalPenalty = Payouts.penalty(ctx.mortgage, ctx.rounds, ctx.missedTotal);
+        o.penaltyShare = Payouts.penaltyShare(totalPenalty, o.penalty, ctx.n);
         o.payout = ctx.mortgage - o.penalty + o.penaltyShare + o.reward;
     }
 
@@ -84,7 +85,7 @@ abstract contract TaskOutcomes is TaskStorage {
         returns (uint256 slashed, uint256 payout)
     {
         uint256 stake = _miners[taskId][index].stake;
-        uint256 offenses = (_offenses[taskId] >> (4 * index)) & 0xf;
+        uint256 offenses = _offenseCount(taskId, index);
         slashed = Payouts.slashed(stake, offenses, _slashBps);
         payout = stake - slashed;
     }

@@ -9,8 +9,8 @@ import {TaskCommittee} from "./TaskCommittee.sol";
 import {TaskSignatures} from "./TaskSignatures.sol";
 
 /// @title TaskRounds
-/// @notice Submissions (direct and EIP-712-relayed), committees, verdicts, attestations,
-///         leader replacement and round finalization.
+/// @notice Submissions (direct and EIP-712-relayed), verdicts, attestations and round
+///         finalization.
 abstract contract TaskRounds is TaskCommittee, TaskSignatures {
     /// @notice See {ITaskManager-submitUpdate}.
     /// @dev The direct path reads two cold slots (the task's state word, the caller's account
@@ -31,6 +31,8 @@ abstract contract TaskRounds is TaskCommittee, TaskSignatures {
             fast := eq(and(word, 0xffffff), or(2, shl(8, round)))
             fast := and(fast, iszero(gt(timestamp(), and(shr(24, word), 0xffffffffff))))
             fast := and(fast, and(or(eq(codec, 0x55), eq(codec, 0x70)), iszero(iszero(numSamples))))
+            // Inline memberships hold 32-bit task ids: larger ids never take the fast path.
+            fast := and(fast, lt(taskId, 0x100000000))
             // Account word of the caller (see Accounts): inline memberships at bits 104 and
             // 168, each taskId (32 bits) | role << 32 (1 = Client). A task id of 32 bits or more
             // never matches (such memberships live in the mapping: slow path).
@@ -83,12 +85,42 @@ abstract contract TaskRounds is TaskCommittee, TaskSignatures {
     ) external {
         State memory s = _states[taskId];
         _requireRound(taskId, s, round);
-        uint256 leaderIndex = _committeeIndex(taskId, round, s.attempt);
+        uint256 packed = _drawCommittee(taskId, round, s.committeeSize);
+        uint256 leaderIndex = _checkLeader(taskId, round, s, packed);
+        _checkVerdict(taskId, round, s, verdict);
+        s.pendingAccepted = uint16(Bitmaps.popcount(verdict.accepted));
+        _storeWeights(taskId, round, s.clientCount, s.pendingAccepted, verdict);
+        _writeAccepted(taskId, round, s.clientCount, verdict.accepted);
+        bytes32 verdictHash = _verdictHash(taskId, round, verdict);
+        _verdictHashes[taskId] = verdictHash;
+        _pendingModels[taskId] = verdict.globalModel;
+        s.pendingCodec = verdict.codec;
+        // Every seat the leader holds approves; the other seats get a full window to answer.
+        s.approvals = Sortition.seatsOf(packed, s.committeeSize, leaderIndex);
+        uint40 answerBy = uint40(block.timestamp + _terms[taskId].verdictDuration);
+        if (answerBy > s.verdictDeadline) s.verdictDeadline = answerBy;
+        emit VerdictPosted(taskId, round, msg.sender, s.attempt, verdictHash, verdict);
+        if (attestations.length != 0) {
+            s.approvals = _relayedApprovals(taskId, round, verdictHash, s, packed, attestations);
+        }
+        if (Bitmaps.popcount(s.approvals) >= _quorum(s.committeeSize)) _finalize(taskId, s, packed);
+        _states[taskId] = s;
+    }
+
+    /// @dev The current leader's miner index; reverts unless the caller is it and has not posted.
+    function _checkLeader(uint256 taskId, uint64 round, State memory s, uint256 packed)
+        private
+        view
+        returns (uint256 leaderIndex)
+    {
+        leaderIndex = Sortition.at(packed, s.attempt);
         address leader = _miners[taskId][leaderIndex].miner;
         if (msg.sender != leader) revert TaskManagerNotLeader(taskId, round, msg.sender, leader);
         if (s.approvals != 0) revert TaskManagerVerdictAlreadyPosted(taskId, round, s.attempt);
-        uint256 n = s.clientCount;
-        uint256 all = Bitmaps.lowMask(n);
+    }
+
+    function _checkVerdict(uint256 taskId, uint64 round, State memory s, Verdict calldata verdict) private view {
+        uint256 all = Bitmaps.lowMask(s.clientCount);
         if (block.timestamp <= s.submitDeadline && verdict.submitted != all) {
             revert TaskManagerSubmissionsOpen(taskId, round, s.submitDeadline);
         }
@@ -96,57 +128,40 @@ abstract contract TaskRounds is TaskCommittee, TaskSignatures {
             revert TaskManagerInvalidBitmap(taskId, round, verdict.submitted, verdict.accepted);
         }
         _checkCodec(verdict.codec);
-        _storeWeights(taskId, round, n, verdict);
-        _writeAccepted(taskId, round, n, verdict.accepted);
-        bytes32 verdictHash = _verdictHash(taskId, round, verdict);
-        _verdictHashes[taskId] = verdictHash;
-        _pendingModels[taskId] = verdict.globalModel;
-        s.pendingCodec = verdict.codec;
-        s.pendingAccepted = uint16(Bitmaps.popcount(verdict.accepted));
-        s.approvals = uint16(1 << s.attempt);
-        emit VerdictPosted(taskId, round, msg.sender, s.attempt, verdictHash, verdict);
-        if (attestations.length != 0) {
-            s.approvals = _relayedApprovals(taskId, round, verdictHash, s, attestations);
-        }
-        if (Bitmaps.popcount(s.approvals) >= _quorum(s.committeeSize)) _finalize(taskId, s);
-        _states[taskId] = s;
     }
 
-    /// @dev Adds the committee positions of the relayed attestation signers to the approvals.
+    /// @dev Adds the seats of the relayed attestation signers to the approvals.
     function _relayedApprovals(
         uint256 taskId,
         uint64 round,
         bytes32 verdictHash,
         State memory s,
+        uint256 packed,
         AttestationSignature[] calldata attestations
     ) private returns (uint16 approvals) {
         approvals = s.approvals;
         bytes32 hash =
             _hashTypedDataV4(keccak256(abi.encode(_ATTESTATION_TYPEHASH, taskId, round, verdictHash)));
-        uint256 packed = _committees[taskId][round];
-        uint256 size = s.committeeSize;
         for (uint256 k; k < attestations.length; ++k) {
             (address member, ECDSA.RecoverError err,) =
                 ECDSA.tryRecover(hash, attestations[k].r, attestations[k].vs);
             if (err != ECDSA.RecoverError.NoError) revert TaskManagerInvalidSignature(taskId, k);
-            uint16 bit = _positionBit(taskId, round, packed, size, member);
-            if (approvals & bit != 0) revert TaskManagerAlreadyAttested(taskId, round, member);
-            approvals |= bit;
+            uint16 seats = _seatsOf(taskId, round, packed, s.committeeSize, member);
+            if (approvals & seats != 0) revert TaskManagerAlreadyAttested(taskId, round, member);
+            approvals |= seats;
             emit VerdictAttested(taskId, round, member, verdictHash, true);
         }
     }
 
-    /// @dev The committee-position bit of `member` in `round`; reverts for non-members.
-    function _positionBit(uint256 taskId, uint64 round, uint256 packed, uint256 size, address member)
+    /// @dev The seats `member` holds in `round`; reverts for non-members.
+    function _seatsOf(uint256 taskId, uint64 round, uint256 packed, uint256 size, address member)
         private
         view
-        returns (uint16)
+        returns (uint16 seats)
     {
         Member memory m = _memberOf(taskId, member);
-        uint256 position =
-            m.role == MemberRole.Miner ? Sortition.positionOf(packed, size, m.index) : type(uint256).max;
-        if (position == type(uint256).max) revert TaskManagerNotCommitteeMember(taskId, round, member);
-        return uint16(1 << position);
+        if (m.role == MemberRole.Miner) seats = Sortition.seatsOf(packed, size, m.index);
+        if (seats == 0) revert TaskManagerNotCommitteeMember(taskId, round, member);
     }
 
     /// @notice See {ITaskManager-attestVerdict}.
@@ -154,41 +169,19 @@ abstract contract TaskRounds is TaskCommittee, TaskSignatures {
         State memory s = _states[taskId];
         _requireRound(taskId, s, round);
         if (s.approvals == 0) revert TaskManagerNoVerdict(taskId, round);
-        uint16 bit =
-            _positionBit(taskId, round, _committees[taskId][round], s.committeeSize, msg.sender);
-        if ((s.approvals | s.dissents) & bit != 0) revert TaskManagerAlreadyAttested(taskId, round, msg.sender);
+        uint256 packed = _committees[taskId][round]; // drawn when the verdict was posted
+        uint16 seats = _seatsOf(taskId, round, packed, s.committeeSize, msg.sender);
+        if ((s.approvals | s.dissents) & seats != 0) revert TaskManagerAlreadyAttested(taskId, round, msg.sender);
         bool agreed = verdictHash == _verdictHashes[taskId];
-        if (agreed) s.approvals |= bit;
-        else s.dissents |= bit;
+        if (agreed) s.approvals |= seats;
+        else s.dissents |= seats;
         emit VerdictAttested(taskId, round, msg.sender, verdictHash, agreed);
-        if (agreed && Bitmaps.popcount(s.approvals) >= _quorum(s.committeeSize)) _finalize(taskId, s);
+        if (agreed && Bitmaps.popcount(s.approvals) >= _quorum(s.committeeSize)) _finalize(taskId, s, packed);
         _states[taskId] = s;
-    }
-
-    /// @notice See {ITaskManager-replaceLeader}.
-    function replaceLeader(uint256 taskId) external {
-        State memory s = _states[taskId];
-        _requireStatus(taskId, s.status, TaskStatus.Running);
-        if (block.timestamp <= s.verdictDeadline) {
-            revert TaskManagerVerdictWindowOpen(taskId, s.round, s.verdictDeadline);
-        }
-        if (uint256(s.attempt) + 1 >= s.committeeSize) revert TaskManagerNoLeaderLeft(taskId, s.round);
-        uint256 formerIndex = _committeeIndex(taskId, s.round, s.attempt);
-        address former = _miners[taskId][formerIndex].miner;
-        bool posted = s.approvals != 0;
-        if (!posted) _recordOffense(taskId, s.round, formerIndex, _SLASH_NO_VERDICT);
-        s.attempt += 1;
-        s.approvals = 0;
-        s.dissents = 0;
-        s.verdictDeadline = uint40(block.timestamp + _terms[taskId].verdictDuration);
-        address newLeader = _miners[taskId][_committeeIndex(taskId, s.round, s.attempt)].miner;
-        _verdictHashes[taskId] = bytes32(0);
-        _states[taskId] = s;
-        emit LeaderReplaced(taskId, s.round, former, newLeader, s.attempt, posted, s.verdictDeadline);
     }
 
     /// @dev Applies a verdict that reached quorum and opens the next round (or finishes).
-    function _finalize(uint256 taskId, State memory s) private {
+    function _finalize(uint256 taskId, State memory s, uint256 packed) private {
         uint64 round = s.round;
         bytes32 model = _pendingModels[taskId];
         // unchecked: pendingAccepted <= clientCount (accepted subset of lowMask(n)) and missedTotal <=
@@ -199,12 +192,12 @@ abstract contract TaskRounds is TaskCommittee, TaskSignatures {
         uint256 dissents = s.dissents;
         for (uint256 k; dissents != 0; ++k) {
             if (dissents & 1 == 1) {
-                _recordOffense(taskId, round, _committeeIndex(taskId, round, k), _SLASH_DISSENT);
+                _recordOffense(taskId, round, Sortition.at(packed, k), _SLASH_DISSENT);
             }
             dissents >>= 1;
         }
         Config memory c = _configs[taskId];
-        if (c.policy == RewardPolicy.Contribution) _payLeader(taskId, round, s);
+        if (c.policy == RewardPolicy.Contribution) _payLeader(taskId, round, s, packed);
         emit RoundFinalized(taskId, round, _verdictHashes[taskId], model, s.pendingCodec, s.pendingAccepted);
         _models.recordRoundModel(taskId, round, model, s.pendingCodec);
         if (round + 1 == c.rounds) {
@@ -217,8 +210,8 @@ abstract contract TaskRounds is TaskCommittee, TaskSignatures {
         }
     }
 
-    function _payLeader(uint256 taskId, uint64 round, State memory s) private {
-        address leader = _miners[taskId][_committeeIndex(taskId, round, s.attempt)].miner;
+    function _payLeader(uint256 taskId, uint64 round, State memory s, uint256 packed) private {
+        address leader = _miners[taskId][Sortition.at(packed, s.attempt)].miner;
         uint256 cut = Payouts.leaderCut(_rewards[taskId].perRoundReward, s.clientCount);
         _funds[taskId].pot -= uint128(cut);
         _credit(leader, cut);
@@ -226,7 +219,11 @@ abstract contract TaskRounds is TaskCommittee, TaskSignatures {
         _registry.awardCredits(taskId, leader, cut);
     }
 
-    function _storeWeights(uint256 taskId, uint64 round, uint256 n, Verdict calldata verdict) private {
+    /// @dev Checks and stores the weights. Under DataAmount no client may take more than twice
+    ///      an equal share of the accepted clients (H-3: a claimed sample count cannot buy the round).
+    function _storeWeights(uint256 taskId, uint64 round, uint256 n, uint256 acceptedCount, Verdict calldata verdict)
+        private
+    {
         RewardPolicy policy = _configs[taskId].policy;
         uint16[] calldata weights = verdict.weights;
         bool weighted = policy == RewardPolicy.Contribution || policy == RewardPolicy.DataAmount;
@@ -236,10 +233,13 @@ abstract contract TaskRounds is TaskCommittee, TaskSignatures {
         }
         if (weights.length != n) revert TaskManagerInvalidWeights(taskId, round, weights.length, 0);
         uint256 total;
+        uint256 cap = policy == RewardPolicy.DataAmount && acceptedCount != 0
+            ? Payouts.dataShareCap(acceptedCount)
+            : Payouts.BPS;
         for (uint256 i; i < n; ++i) {
             uint256 w = weights[i];
             total += w;
-            if (w != 0 && (verdict.accepted >> i) & 1 == 0) {
+            if ((w != 0 && (verdict.accepted >> i) & 1 == 0) || w > cap) {
                 revert TaskManagerInvalidWeights(taskId, round, n, total);
             }
         }

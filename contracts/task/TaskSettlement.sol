@@ -6,7 +6,8 @@ import {TaskOutcomes} from "./TaskOutcomes.sol";
 /// @title TaskSettlement
 /// @notice Lazy, per-participant settlement of a finished or cancelled task: each client's M9
 ///         trajectory, M10 rewards and M11 penalty are recomputed from the round bit streams;
-///         miners get their stake back less slashes; the last settlement refunds the requester.
+///         miners get their stake back less slashes, which are burned; the last settlement
+///         refunds the requester what is left.
 abstract contract TaskSettlement is TaskOutcomes {
     /// @notice See {ITaskManager-settle}.
     function settle(uint256 taskId, address participant) external {
@@ -26,6 +27,30 @@ abstract contract TaskSettlement is TaskOutcomes {
         _closeFunds(ctx, funds);
     }
 
+    /// @notice See {ITaskManager-previewClientSettlement}.
+    function previewClientSettlement(uint256 taskId, address client)
+        external
+        view
+        returns (ClientOutcome memory)
+    {
+        Context memory ctx = _context(taskId);
+        Member memory m = _memberOf(taskId, client);
+        if (m.role != MemberRole.Client) revert TaskManagerNotClient(taskId, client);
+        return _clientOutcome(ctx, m);
+    }
+
+    /// @notice See {ITaskManager-previewMinerSettlement}.
+    function previewMinerSettlement(uint256 taskId, address miner)
+        external
+        view
+        returns (uint256 slashed, uint256 payout)
+    {
+        _context(taskId);
+        Member memory m = _memberOf(taskId, miner);
+        if (m.role != MemberRole.Miner) revert TaskManagerNotMember(taskId, miner);
+        return _minerOutcome(taskId, m.index);
+    }
+
     function _settleOne(Context memory ctx, Funds memory funds, address participant) private {
         uint256 taskId = ctx.taskId;
         Member memory m = _memberOf(taskId, participant);
@@ -38,7 +63,7 @@ abstract contract TaskSettlement is TaskOutcomes {
             uint16 reputation = m.gammaAtJoin;
             if (o.evaluatedRounds != 0 || o.reward != 0) {
                 reputation = _registry.applyTaskOutcome(
-                    taskId, participant, o.evaluations, o.evaluatedRounds, o.reward
+                    taskId, ctx.requester, participant, m.gammaAtJoin, o.evaluations, o.evaluatedRounds, o.reward
                 );
             }
             emit ClientSettled(
@@ -54,6 +79,12 @@ abstract contract TaskSettlement is TaskOutcomes {
             uint256 slashed;
             (slashed, payout) = _minerOutcome(taskId, m.index);
             emit MinerSettled(taskId, participant, slashed, payout);
+            if (slashed != 0) {
+                // Burned, never paid: nobody (the requester least) profits from a slash.
+                funds.pot -= uint128(slashed);
+                _burned += slashed;
+                emit StakeBurned(taskId, participant, slashed);
+            }
         }
         funds.pot -= uint128(payout);
         funds.unsettled -= 1;

@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {Bitmaps} from "../libraries/Bitmaps.sol";
+import {Sortition} from "../libraries/Sortition.sol";
 import {TaskCommittee} from "./TaskCommittee.sol";
 
 /// @title TaskSetup
-/// @notice Creating tasks (M1 escrow), joining as a miner, starting and cancelling.
+/// @notice Creating tasks (M1 escrow), joining as a miner, leaving before the start, starting,
+///         drawing committees, replacing leaders and cancelling.
 abstract contract TaskSetup is TaskCommittee {
     /// @notice See {ITaskManager-createTask}.
     function createTask(TaskSpec calldata spec) external payable returns (uint256 taskId) {
@@ -32,6 +35,7 @@ abstract contract TaskSetup is TaskCommittee {
         });
         _rewards[taskId] = Rewards({perRoundReward: spec.perRoundReward, rewardUnit: spec.rewardUnit});
         _funds[taskId].pot = uint128(escrow);
+        _minTotalStakes[taskId] = spec.minTotalStake;
         _categories[taskId] = spec.category;
         emit TaskCreated(taskId, msg.sender, spec.category, spec, escrow);
         _models.recordInitialModel(taskId, spec.initialModel, spec.initialCodec, spec.requestKey);
@@ -46,14 +50,22 @@ abstract contract TaskSetup is TaskCommittee {
         State memory s = _states[taskId];
         _checkJoinOpen(taskId, s.status);
         uint256 minimum = _terms[taskId].minMinerStake;
-        if (stake < minimum || stake > type(uint88).max) revert TaskManagerStakeTooLow(taskId, stake, minimum);
+        if (stake < minimum) revert TaskManagerStakeTooLow(taskId, stake, minimum);
+        if (stake > type(uint88).max) revert TaskManagerStakeTooHigh(taskId, stake, type(uint88).max);
         if (_memberOf(taskId, msg.sender).role != MemberRole.None) {
             revert TaskManagerAlreadyJoined(taskId, msg.sender);
         }
-        if (s.minerCount >= _MAX_MINERS) revert TaskManagerTaskFull(taskId, _MAX_MINERS);
-        (uint8 roles,,) = _registry.eligibility(msg.sender, bytes32(0));
+        (uint8 roles,,,) = _registry.eligibility(msg.sender, bytes32(0), address(0));
         if (roles & 2 == 0) revert TaskManagerNotRegistered(msg.sender, 2);
+        Funds storage funds = _funds[taskId];
         uint8 index = s.minerCount;
+        if (index >= _MAX_MINERS) {
+            // Seats go to the highest stakes: a newcomer outbidding the lowest takes its place.
+            index = _displace(taskId, stake);
+        } else {
+            _states[taskId].minerCount = index + 1;
+            funds.unsettled += 1;
+        }
         _enroll(
             taskId,
             msg.sender,
@@ -61,12 +73,60 @@ abstract contract TaskSetup is TaskCommittee {
             msg.value == 0 ? stake : 0
         );
         _miners[taskId][index] = MinerEntry({miner: msg.sender, stake: uint96(stake)});
-        _states[taskId].minerCount = index + 1;
-        Funds storage funds = _funds[taskId];
         funds.pot += uint128(stake);
         funds.totalStake += uint96(stake);
-        funds.unsettled += 1;
         emit MinerJoined(taskId, msg.sender, index, stake);
+    }
+
+    /// @dev Refunds the lowest-staked miner (the first of equals) and returns its index; reverts
+    ///      unless `stake` is higher.
+    function _displace(uint256 taskId, uint256 stake) private returns (uint8 index) {
+        uint256 lowest = type(uint256).max;
+        for (uint256 i; i < _MAX_MINERS; ++i) {
+            uint256 s = _miners[taskId][i].stake;
+            if (s < lowest) (lowest, index) = (s, uint8(i));
+        }
+        if (stake <= lowest) revert TaskManagerTaskFull(taskId, _MAX_MINERS);
+        address evicted = _miners[taskId][index].miner;
+        Funds storage funds = _funds[taskId];
+        funds.pot -= uint128(lowest);
+        funds.totalStake -= uint96(lowest);
+        _release(taskId, evicted, lowest);
+        emit MemberLeft(taskId, evicted, MemberRole.Miner, lowest);
+    }
+
+    /// @notice See {ITaskManager-leaveTask}.
+    function leaveTask(uint256 taskId, address lastMember) external {
+        _onlyDelegated();
+        State memory s = _states[taskId];
+        _requireStatus(taskId, s.status, TaskStatus.Joining);
+        Member memory m = _memberOf(taskId, msg.sender);
+        if (m.role == MemberRole.None) revert TaskManagerNotMember(taskId, msg.sender);
+        bool client = m.role == MemberRole.Client;
+        uint256 last = (client ? s.clientCount : s.minerCount) - 1;
+        uint256 refund = client ? _terms[taskId].clientMortgage : _miners[taskId][m.index].stake;
+        if (m.index != last) {
+            // Keep indices dense: the last member of the same role takes the leaver's index.
+            Member memory moved = _memberOf(taskId, lastMember);
+            if (moved.role != m.role || moved.index != last) revert TaskManagerNotLastMember(taskId, lastMember);
+            _setMemberIndex(taskId, lastMember, m.index);
+            if (client) _setSampleCount(taskId, m.index, _sampleCount(taskId, last));
+            else _miners[taskId][m.index] = _miners[taskId][last];
+        }
+        Funds storage funds = _funds[taskId];
+        if (client) {
+            _setSampleCount(taskId, last, 0);
+            _states[taskId].clientCount = uint16(last);
+            _joinNonces[msg.sender] += 1; // a relayer cannot re-join it with an old permit
+        } else {
+            delete _miners[taskId][last];
+            funds.totalStake -= uint96(refund);
+            _states[taskId].minerCount = uint8(last);
+        }
+        funds.pot -= uint128(refund);
+        funds.unsettled -= 1;
+        _release(taskId, msg.sender, refund);
+        emit MemberLeft(taskId, msg.sender, m.role, refund);
     }
 
     /// @notice See {ITaskManager-startTask}.
@@ -75,14 +135,14 @@ abstract contract TaskSetup is TaskCommittee {
         State memory s = _states[taskId];
         _requireStatus(taskId, s.status, TaskStatus.Joining);
         Config memory c = _configs[taskId];
-        if (msg.sender != c.requester && block.timestamp <= c.joinDeadline) {
+        // The requester may start early only when nobody else could join any more.
+        bool full = s.clientCount == c.maxClients && s.minerCount == _MAX_MINERS;
+        if (block.timestamp <= c.joinDeadline && !(full && msg.sender == c.requester)) {
             revert TaskManagerJoinStillOpen(taskId, c.joinDeadline);
         }
-        if (s.clientCount == 0 || s.minerCount == 0) {
-            revert TaskManagerNotStartable(taskId, s.clientCount, s.minerCount);
-        }
+        _checkStartable(taskId, s, c);
         s.status = TaskStatus.Running;
-        s.committeeSize = c.committeeSize < s.minerCount ? c.committeeSize : s.minerCount;
+        s.committeeSize = c.committeeSize;
         emit TaskStarted(taskId, s.clientCount, s.minerCount, s.committeeSize);
         _openRound(taskId, s, 0);
         _states[taskId] = s;
@@ -93,20 +153,20 @@ abstract contract TaskSetup is TaskCommittee {
         _onlyDelegated();
         State memory s = _states[taskId];
         Config memory c = _configs[taskId];
-        bool allowed;
         if (s.status == TaskStatus.Joining) {
-            allowed = msg.sender == c.requester
-                || (block.timestamp > c.joinDeadline && (s.clientCount == 0 || s.minerCount == 0));
+            if (msg.sender != c.requester) {
+                if (block.timestamp <= c.joinDeadline) revert TaskManagerNotCancellable(taskId, s.status);
+                if (_startable(taskId, s, c)) revert TaskManagerNotCancellable(taskId, s.status);
+            }
         } else if (s.status == TaskStatus.Running) {
-            allowed = block.timestamp > s.verdictDeadline && uint256(s.attempt) + 1 >= s.committeeSize;
-        }
-        if (!allowed) {
+            if (!_attemptOver(s) || uint256(s.attempt) + 1 < s.committeeSize) {
+                revert TaskManagerNotCancellable(taskId, s.status);
+            }
+            // The committee failed: its last leader and silent seats answer for it.
+            _failAttempt(taskId, s, _drawCommittee(taskId, s.round, s.committeeSize));
+        } else {
             if (s.status == TaskStatus.None) revert TaskManagerUnknownTask(taskId);
             revert TaskManagerNotCancellable(taskId, s.status);
-        }
-        // The last leader of a stalled round is slashed like a replaced one if it never posted.
-        if (s.status == TaskStatus.Running && s.approvals == 0) {
-            _recordOffense(taskId, s.round, _committeeIndex(taskId, s.round, s.attempt), _SLASH_NO_VERDICT);
         }
         _states[taskId].status = TaskStatus.Cancelled;
         emit TaskCancelled(taskId, msg.sender, s.round);
@@ -119,6 +179,47 @@ abstract contract TaskSetup is TaskCommittee {
         }
     }
 
+    /// @notice See {ITaskManager-drawCommittee}.
+    function drawCommittee(uint256 taskId) external {
+        _onlyDelegated();
+        State memory s = _states[taskId];
+        _requireStatus(taskId, s.status, TaskStatus.Running);
+        uint256 word = _committees[taskId][s.round];
+        if (word & _DRAWN != 0) revert TaskManagerCommitteeAlreadyDrawn(taskId, s.round);
+        uint256 seedBlock = uint64(word >> 128);
+        if (block.number > seedBlock && blockhash(seedBlock) == bytes32(0)) {
+            // Nobody drew it within 256 blocks: a new seed block (this one, unknown to this
+            // transaction), and the verdict window restarts so the new leader has its full time.
+            _committees[taskId][s.round] = block.number << 128;
+            uint40 deadline = uint40(block.timestamp + _terms[taskId].verdictDuration);
+            if (deadline > s.verdictDeadline) _states[taskId].verdictDeadline = deadline;
+            emit SeedRenewed(taskId, s.round, uint64(block.number));
+            return;
+        }
+        _drawCommittee(taskId, s.round, s.committeeSize);
+    }
+
+    /// @notice See {ITaskManager-replaceLeader}.
+    function replaceLeader(uint256 taskId) external {
+        _onlyDelegated();
+        State memory s = _states[taskId];
+        _requireStatus(taskId, s.status, TaskStatus.Running);
+        if (!_attemptOver(s)) revert TaskManagerVerdictWindowOpen(taskId, s.round, s.verdictDeadline);
+        if (uint256(s.attempt) + 1 >= s.committeeSize) revert TaskManagerNoLeaderLeft(taskId, s.round);
+        uint256 packed = _drawCommittee(taskId, s.round, s.committeeSize);
+        address former = _miners[taskId][Sortition.at(packed, s.attempt)].miner;
+        bool posted = s.approvals != 0;
+        _failAttempt(taskId, s, packed);
+        s.attempt += 1;
+        s.approvals = 0;
+        s.dissents = 0;
+        s.verdictDeadline = uint40(block.timestamp + _terms[taskId].verdictDuration);
+        address newLeader = _miners[taskId][Sortition.at(packed, s.attempt)].miner;
+        _verdictHashes[taskId] = bytes32(0);
+        _states[taskId] = s;
+        emit LeaderReplaced(taskId, s.round, former, newLeader, s.attempt, posted, s.verdictDeadline);
+    }
+
     /// @notice See {ITaskManager-publishPerturbedModel}.
     function publishPerturbedModel(uint256 taskId, bytes32 digest, uint8 codec) external {
         _onlyDelegated();
@@ -127,6 +228,28 @@ abstract contract TaskSetup is TaskCommittee {
         _checkCodec(codec);
         emit PerturbedModelPublished(taskId, digest, codec);
         _models.recordPerturbedModel(taskId, digest, codec);
+    }
+
+    /// @dev Whether the current attempt is over: its verdict window passed, or so many seats
+    ///      dissented from the posted verdict that it can no longer reach quorum.
+    function _attemptOver(State memory s) private view returns (bool) {
+        if (block.timestamp > s.verdictDeadline) return true;
+        return s.approvals != 0
+            && Bitmaps.popcount(s.dissents) + _quorum(s.committeeSize) > s.committeeSize;
+    }
+
+    function _startable(uint256 taskId, State memory s, Config memory c) private view returns (bool) {
+        return s.clientCount != 0 && s.minerCount >= c.committeeSize
+            && _funds[taskId].totalStake >= _minTotalStakes[taskId];
+    }
+
+    function _checkStartable(uint256 taskId, State memory s, Config memory c) private view {
+        if (s.clientCount == 0 || s.minerCount < c.committeeSize) {
+            revert TaskManagerNotStartable(taskId, s.clientCount, s.minerCount);
+        }
+        uint256 total = _funds[taskId].totalStake;
+        uint256 required = _minTotalStakes[taskId];
+        if (total < required) revert TaskManagerStakeShortfall(taskId, total, required);
     }
 
     /// @dev Reverts unless running by DELEGATECALL from the TaskManager.
@@ -144,17 +267,19 @@ abstract contract TaskSetup is TaskCommittee {
         if (spec.byzantineF >= spec.maxClients) {
             revert TaskManagerInvalidByzantineBound(spec.byzantineF, spec.maxClients);
         }
-        if (spec.submitDuration == 0 || spec.verdictDuration == 0) {
-            revert TaskManagerInvalidDurations(spec.submitDuration, spec.verdictDuration);
-        }
-        if (spec.joinDeadline <= block.timestamp || spec.joinDeadline > type(uint40).max) {
-            revert TaskManagerInvalidJoinDeadline(spec.joinDeadline, block.timestamp);
-        }
+        if (
+            spec.submitDuration < _minRoundWindow || spec.verdictDuration < _minRoundWindow
+                || spec.submitDuration > _maxRoundWindow || spec.verdictDuration > _maxRoundWindow
+        ) revert TaskManagerInvalidDurations(spec.submitDuration, spec.verdictDuration);
+        if (
+            spec.joinDeadline < block.timestamp + _minJoinWindow
+                || spec.joinDeadline > block.timestamp + _maxJoinWindow
+        ) revert TaskManagerInvalidJoinDeadline(spec.joinDeadline, block.timestamp);
         if (spec.category == bytes32(0)) revert TaskManagerZeroCategory();
         if (spec.clientMortgage == 0 || spec.clientMortgage % rounds != 0) {
             revert TaskManagerInvalidMortgage(spec.clientMortgage, rounds);
         }
-        if (spec.minMinerStake == 0) revert TaskManagerInvalidMinerStake(spec.minMinerStake);
+        if (spec.minMinerStake < _minStakeFloor) revert TaskManagerInvalidMinerStake(spec.minMinerStake);
         _checkCodec(spec.initialCodec);
         RewardPolicy policy = spec.policy;
         if (policy == RewardPolicy.Reputation || policy == RewardPolicy.Fixed) {

@@ -30,4 +30,36 @@ abstract contract TaskSignatures is TaskStorage, EIP712 {
             digest := keccak256(ptr, 0x42)
         }
     }
+
+    /// @notice See {ITaskManager-hashUpdate}.
+    function hashUpdate(uint256 taskId, uint64 round, bytes32 digest, uint32 numSamples, uint8 codec)
+        external
+        view
+        returns (bytes32)
+    {
+        return _hashTypedDataV4(_updateStructHash(taskId, round, digest, numSamples, codec));
+    }
+
+    /// @notice See {ITaskManager-hashAttestation}.
+    function hashAttestation(uint256 taskId, uint64 round, bytes32 verdictHash)
+        external
+        view
+        returns (bytes32)
+    {
+        return _hashTypedDataV4(keccak256(abi.encode(_ATTESTATION_TYPEHASH, taskId, round, verdictHash)));
+    }
+
+    /// @notice See {ITaskManager-hashJoin}.
+    function hashJoin(uint256 taskId, uint256 mortgage, uint256 nonce, uint256 deadline)
+        external
+        view
+        returns (bytes32)
+    {
+        return _hashTypedDataV4(keccak256(abi.encode(_JOIN_TYPEHASH, taskId, mortgage, nonce, deadline)));
+    }
+
+    /// @notice See {ITaskManager-domainSeparator}.
+    function domainSeparator() external view returns (bytes32) {
+        return _domainSeparatorV4();
+    }
 }

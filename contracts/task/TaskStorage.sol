@@ -25,6 +25,10 @@ abstract contract TaskStorage is ITaskManagerErrors, ITaskManagerEvents {
     uint256 internal constant _MAX_COMMITTEE = 16;
     uint8 internal constant _SLASH_NO_VERDICT = 1;
     uint8 internal constant _SLASH_DISSENT = 2;
+    uint8 internal constant _SLASH_REJECTED = 3; // posted a verdict that did not reach quorum
+    uint8 internal constant _SLASH_SILENT = 4; // neither attested nor dissented from a failed verdict
+    uint256 internal constant _OFFENSE_CAP = 255; // 8-bit counters; slashBps >= 40 reaches the stake first
+    uint256 internal constant _DRAWN = uint256(1) << 255; // committee word: drawn flag
     uint256 internal constant _BAD_SIGNATURE = 1;
     uint256 internal constant _BAD_CODEC = 2;
     uint256 internal constant _BAD_SAMPLES = 3;
@@ -34,7 +38,8 @@ abstract contract TaskStorage is ITaskManagerErrors, ITaskManagerEvents {
     );
     bytes32 internal constant _ATTESTATION_TYPEHASH =
         keccak256("Attestation(uint256 taskId,uint64 round,bytes32 verdictHash)");
-    bytes32 internal constant _JOIN_TYPEHASH = keccak256("JoinTask(uint256 taskId,uint256 mortgage)");
+    bytes32 internal constant _JOIN_TYPEHASH =
+        keccak256("JoinTask(uint256 taskId,uint256 mortgage,uint256 nonce,uint256 deadline)");
 
     /// @dev The slot every submission reads.
     struct State {
@@ -45,7 +50,7 @@ abstract contract TaskStorage is ITaskManagerErrors, ITaskManagerEvents {
         uint8 attempt; // committee position of the current leader
         uint16 clientCount;
         uint8 minerCount;
-        uint8 committeeSize; // drawn size: min(requested, miners), fixed at start
+        uint8 committeeSize; // seats per round (the task's committeeSize, fixed at start)
         uint32 missedTotal; // sum over finalized rounds of (n - accepted): M11's sum punish / unit
         uint16 approvals; // bit k: committee position k approved the pending verdict
         uint16 dissents; // bit k: committee position k attested another hash
@@ -93,6 +98,13 @@ abstract contract TaskStorage is ITaskManagerErrors, ITaskManagerEvents {
         uint96 stake;
     }
 
+    /// @dev Protocol bounds fixed at deployment (see {ITaskManager-limits}).
+    uint256 internal immutable _minJoinWindow;
+    uint256 internal immutable _maxJoinWindow;
+    uint256 internal immutable _minRoundWindow;
+    uint256 internal immutable _maxRoundWindow;
+    uint256 internal immutable _minStakeFloor;
+
     IParticipantRegistry internal immutable _registry;
     IModelRegistry internal immutable _models;
     uint256 internal immutable _gammaMax;
@@ -126,12 +138,30 @@ abstract contract TaskStorage is ITaskManagerErrors, ITaskManagerEvents {
     // slither-disable-next-line uninitialized-state
     mapping(uint256 taskId => mapping(uint256 word => uint256 weights)) internal _weights;
     // slither-disable-next-line uninitialized-state
-    mapping(uint256 taskId => uint256 nibbles) internal _offenses; // 4 bits per miner index
+    mapping(uint256 taskId => mapping(uint256 word => uint256 counts)) internal _offenses; // 8 bits per miner
+    // slither-disable-next-line uninitialized-state
+    mapping(uint256 taskId => mapping(uint256 word => uint256 counts)) internal _samples; // 32 bits per client
+    // slither-disable-next-line uninitialized-state
+    mapping(uint256 taskId => uint256 stake) internal _minTotalStakes;
+    // slither-disable-next-line uninitialized-state
+    mapping(address client => uint256 nonce) internal _joinNonces;
+    uint256 internal _burned; // slashed stake: never paid to anyone
 
-    constructor(IParticipantRegistry registry_, IModelRegistry models_, uint256 slashBps_) {
-        if (address(registry_) == address(0) || address(models_) == address(0) || slashBps_ > 10_000) {
+    constructor(IParticipantRegistry registry_, IModelRegistry models_, uint256 slashBps_, Limits memory limits_) {
+        if (
+            address(registry_) == address(0) || address(models_) == address(0) || slashBps_ > 10_000
+                || (slashBps_ != 0 && slashBps_ * _OFFENSE_CAP < 10_000) || limits_.minJoinWindow == 0
+                || limits_.minJoinWindow > limits_.maxJoinWindow || limits_.minRoundWindow == 0
+                || limits_.minRoundWindow > limits_.maxRoundWindow || limits_.minStakeFloor == 0
+                || limits_.maxJoinWindow > type(uint32).max || limits_.maxRoundWindow > type(uint32).max
+        ) {
             revert TaskManagerInvalidDeployment(address(registry_), address(models_), slashBps_);
         }
+        _minJoinWindow = limits_.minJoinWindow;
+        _maxJoinWindow = limits_.maxJoinWindow;
+        _minRoundWindow = limits_.minRoundWindow;
+        _maxRoundWindow = limits_.maxRoundWindow;
+        _minStakeFloor = limits_.minStakeFloor;
         _registry = registry_;
         _models = models_;
         _gammaMax = registry_.gammaMax();
@@ -227,6 +257,18 @@ abstract contract TaskStorage is ITaskManagerErrors, ITaskManagerEvents {
         _accounts[account] = word | Accounts.OPENED;
     }
 
+    /// @dev Moves `account`'s membership of `taskId` to index `index`.
+    function _setMemberIndex(uint256 taskId, address account, uint256 index) internal {
+        uint256 word = _accounts[account];
+        uint256 k = Accounts.find(word, taskId);
+        if (k == Accounts.NONE) {
+            _members[taskId][account].index = uint8(index);
+            return;
+        }
+        uint256 e = (Accounts.entry(word, k) & ~(uint256(0xff) << 40)) | (index << 40);
+        _accounts[account] = Accounts.withEntry(word, k, e);
+    }
+
     /// @dev Ends a membership and credits `amount`, in one write of the account word.
     function _release(uint256 taskId, address account, uint256 amount) internal {
         uint256 word = _accounts[account];
@@ -236,13 +278,30 @@ abstract contract TaskStorage is ITaskManagerErrors, ITaskManagerEvents {
         _accounts[account] = Accounts.withBalance(word, _added(account, Accounts.balance(word), amount));
     }
 
-    /// @dev Miner index at committee position `position` of `round`.
-    function _committeeIndex(uint256 taskId, uint256 round, uint256 position)
-        internal
-        view
-        returns (uint256)
-    {
-        return (_committees[taskId][round] >> (8 * position)) & 0xff;
+    function _limits() internal view returns (Limits memory) {
+        return Limits({
+            minJoinWindow: _minJoinWindow,
+            maxJoinWindow: _maxJoinWindow,
+            minRoundWindow: _minRoundWindow,
+            maxRoundWindow: _maxRoundWindow,
+            minStakeFloor: _minStakeFloor
+        });
+    }
+
+    /// @dev Offenses of miner `index` (8-bit counter).
+    function _offenseCount(uint256 taskId, uint256 index) internal view returns (uint256) {
+        return (_offenses[taskId][index >> 5] >> ((index & 31) * 8)) & 0xff;
+    }
+
+    /// @dev The sample count fixed for client `index` at join.
+    function _sampleCount(uint256 taskId, uint256 index) internal view returns (uint256) {
+        return (_samples[taskId][index >> 3] >> ((index & 7) * 32)) & 0xffffffff;
+    }
+
+    function _setSampleCount(uint256 taskId, uint256 index, uint256 count) internal {
+        uint256 shift = (index & 7) * 32;
+        uint256 word = _samples[taskId][index >> 3];
+        _samples[taskId][index >> 3] = (word & ~(uint256(0xffffffff) << shift)) | (count << shift);
     }
 
     function _quorum(uint256 size) internal pure returns (uint256) {

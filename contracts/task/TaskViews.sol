@@ -2,12 +2,11 @@
 pragma solidity 0.8.28;
 
 import {Sortition} from "../libraries/Sortition.sol";
-import {TaskOutcomes} from "./TaskOutcomes.sol";
-import {TaskSignatures} from "./TaskSignatures.sol";
+import {TaskCommittee} from "./TaskCommittee.sol";
 
 /// @title TaskViews
 /// @notice Read-only views over the task storage.
-abstract contract TaskViews is TaskOutcomes, TaskSignatures {
+abstract contract TaskViews is TaskCommittee {
     /// @notice See {ITaskManager-taskInfo}.
     function taskInfo(uint256 taskId) external view returns (TaskInfo memory info) {
         State memory s = _states[taskId];
@@ -36,6 +35,7 @@ abstract contract TaskViews is TaskOutcomes, TaskSignatures {
         info.rewardUnit = _rewards[taskId].rewardUnit;
         info.clientMortgage = t.clientMortgage;
         info.minMinerStake = t.minMinerStake;
+        info.minTotalStake = _minTotalStakes[taskId];
         info.pot = f.pot;
         info.totalStake = f.totalStake;
         info.unsettled = f.unsettled;
@@ -45,7 +45,8 @@ abstract contract TaskViews is TaskOutcomes, TaskSignatures {
     /// @notice See {ITaskManager-memberOf}.
     function memberOf(uint256 taskId, address account) external view returns (MemberInfo memory) {
         Member memory m = _memberOf(taskId, account);
-        return MemberInfo({role: m.role, index: m.index, reputationAtJoin: m.gammaAtJoin});
+        uint32 samples = m.role == MemberRole.Client ? uint32(_sampleCount(taskId, m.index)) : 0;
+        return MemberInfo({role: m.role, index: m.index, reputationAtJoin: m.gammaAtJoin, samples: samples});
     }
 
     /// @notice See {ITaskManager-minerAt}.
@@ -62,7 +63,7 @@ abstract contract TaskViews is TaskOutcomes, TaskSignatures {
             : (s.status == TaskStatus.Finished || s.status == TaskStatus.Cancelled) && round < s.round;
         if (s.status == TaskStatus.Cancelled && round == s.round && s.committeeSize != 0) opened = true;
         if (!opened) revert TaskManagerRoundNotOpened(taskId, round);
-        uint256 packed = _committees[taskId][round];
+        uint256 packed = _committeeWord(taskId, round, s.committeeSize);
         members = new address[](s.committeeSize);
         for (uint256 k; k < members.length; ++k) {
             members[k] = _miners[taskId][Sortition.at(packed, k)].miner;
@@ -73,7 +74,33 @@ abstract contract TaskViews is TaskOutcomes, TaskSignatures {
     function currentLeader(uint256 taskId) external view returns (address) {
         State memory s = _states[taskId];
         _requireStatus(taskId, s.status, TaskStatus.Running);
-        return _miners[taskId][_committeeIndex(taskId, s.round, s.attempt)].miner;
+        uint256 packed = _committeeWord(taskId, s.round, s.committeeSize);
+        return _miners[taskId][Sortition.at(packed, s.attempt)].miner;
+    }
+
+    /// @notice See {ITaskManager-seedBlockOf}.
+    function seedBlockOf(uint256 taskId, uint64 round) external view returns (uint256) {
+        return uint64(_committees[taskId][round] >> 128);
+    }
+
+    /// @notice See {ITaskManager-joinNonce}.
+    function joinNonce(address client) external view returns (uint256) {
+        return _joinNonces[client];
+    }
+
+    /// @notice See {ITaskManager-clientSamples}.
+    function clientSamples(uint256 taskId, uint256 index) external view returns (uint256) {
+        return _sampleCount(taskId, index);
+    }
+
+    /// @notice See {ITaskManager-burnedStake}.
+    function burnedStake() external view returns (uint256) {
+        return _burned;
+    }
+
+    /// @notice See {ITaskManager-limits}.
+    function limits() external view returns (Limits memory) {
+        return _limits();
     }
 
     /// @notice See {ITaskManager-acceptedBitmap}.
@@ -98,7 +125,7 @@ abstract contract TaskViews is TaskOutcomes, TaskSignatures {
 
     /// @notice See {ITaskManager-offensesOf}.
     function offensesOf(uint256 taskId, uint256 index) external view returns (uint256) {
-        return (_offenses[taskId] >> (4 * index)) & 0xf;
+        return _offenseCount(taskId, index);
     }
 
     /// @notice See {ITaskManager-taskPot}.
@@ -124,58 +151,6 @@ abstract contract TaskViews is TaskOutcomes, TaskSignatures {
     /// @notice See {ITaskManager-slashBps}.
     function slashBps() external view returns (uint256) {
         return _slashBps;
-    }
-
-    /// @notice See {ITaskManager-previewClientSettlement}.
-    function previewClientSettlement(uint256 taskId, address client)
-        external
-        view
-        returns (ClientOutcome memory)
-    {
-        Context memory ctx = _context(taskId);
-        Member memory m = _memberOf(taskId, client);
-        if (m.role != MemberRole.Client) revert TaskManagerNotClient(taskId, client);
-        return _clientOutcome(ctx, m);
-    }
-
-    /// @notice See {ITaskManager-previewMinerSettlement}.
-    function previewMinerSettlement(uint256 taskId, address miner)
-        external
-        view
-        returns (uint256 slashed, uint256 payout)
-    {
-        _context(taskId);
-        Member memory m = _memberOf(taskId, miner);
-        if (m.role != MemberRole.Miner) revert TaskManagerNotMember(taskId, miner);
-        return _minerOutcome(taskId, m.index);
-    }
-
-    /// @notice See {ITaskManager-hashUpdate}.
-    function hashUpdate(uint256 taskId, uint64 round, bytes32 digest, uint32 numSamples, uint8 codec)
-        external
-        view
-        returns (bytes32)
-    {
-        return _hashTypedDataV4(_updateStructHash(taskId, round, digest, numSamples, codec));
-    }
-
-    /// @notice See {ITaskManager-hashAttestation}.
-    function hashAttestation(uint256 taskId, uint64 round, bytes32 verdictHash)
-        external
-        view
-        returns (bytes32)
-    {
-        return _hashTypedDataV4(keccak256(abi.encode(_ATTESTATION_TYPEHASH, taskId, round, verdictHash)));
-    }
-
-    /// @notice See {ITaskManager-hashJoin}.
-    function hashJoin(uint256 taskId, uint256 mortgage) external view returns (bytes32) {
-        return _hashTypedDataV4(keccak256(abi.encode(_JOIN_TYPEHASH, taskId, mortgage)));
-    }
-
-    /// @notice See {ITaskManager-domainSeparator}.
-    function domainSeparator() external view returns (bytes32) {
-        return _domainSeparatorV4();
     }
 
     /// @notice See {ITaskManager-verdictHashOf}.

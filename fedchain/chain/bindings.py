@@ -34,6 +34,7 @@ __all__ = [
     "ITaskManagerMinerAtResult",
     "ITaskManagerPreviewMinerSettlementResult",
     "JoinSignature",
+    "Limits",
     "MemberInfo",
     "ModelRegistry",
     "ModelRegistryCachedModelResult",
@@ -44,8 +45,7 @@ __all__ = [
     "TaskManager",
     "TaskManagerEip712DomainResult",
     "TaskManagerExtension",
-    "TaskManagerExtensionEip712DomainResult",
-    "TaskManagerExtensionPreviewMinerSettlementResult",
+    "TaskManagerPreviewMinerSettlementResult",
     "TaskSpec",
     "Verdict",
 ]
@@ -55,7 +55,6 @@ class Account(NamedTuple):
     """Solidity struct ``IParticipantRegistry.Account``."""
 
     roles: int
-    reputation: int
     registeredAt: int
     credits: int
 
@@ -94,9 +93,21 @@ class DataProfile(NamedTuple):
 class JoinSignature(NamedTuple):
     """Solidity struct ``ITaskTypes.JoinSignature``."""
 
+    client: str
+    deadline: int
     v: int
     r: bytes
     s: bytes
+
+
+class Limits(NamedTuple):
+    """Solidity struct ``ITaskTypes.Limits``."""
+
+    minJoinWindow: int
+    maxJoinWindow: int
+    minRoundWindow: int
+    maxRoundWindow: int
+    minStakeFloor: int
 
 
 class MemberInfo(NamedTuple):
@@ -105,6 +116,7 @@ class MemberInfo(NamedTuple):
     role: int
     index: int  # type: ignore[assignment]
     reputationAtJoin: int
+    samples: int
 
 
 class SignedUpdate(NamedTuple):
@@ -142,6 +154,7 @@ class TaskInfo(NamedTuple):
     rewardUnit: int
     clientMortgage: int
     minMinerStake: int
+    minTotalStake: int
     pot: int
     totalStake: int
     unsettled: int
@@ -165,6 +178,7 @@ class TaskSpec(NamedTuple):
     minReputation: int
     clientMortgage: int
     minMinerStake: int
+    minTotalStake: int
     maxClients: int
     committeeSize: int
     byzantineF: int
@@ -223,6 +237,7 @@ class IParticipantRegistryEligibilityResult(NamedTuple):
     roles: int
     reputation: int
     hasCategory: bool
+    samples: int
 
 
 class ITaskManagerMinerAtResult(NamedTuple):
@@ -253,6 +268,7 @@ class ParticipantRegistryEligibilityResult(NamedTuple):
     roles: int
     reputation: int
     hasCategory: bool
+    samples: int
 
 
 class TaskManagerEip712DomainResult(NamedTuple):
@@ -267,20 +283,8 @@ class TaskManagerEip712DomainResult(NamedTuple):
     extensions: list[int]
 
 
-class TaskManagerExtensionEip712DomainResult(NamedTuple):
-    """Return values of ``TaskManagerExtension.eip712Domain``."""
-
-    fields: bytes
-    name: str
-    version: str
-    chainId: int
-    verifyingContract: str
-    salt: bytes
-    extensions: list[int]
-
-
-class TaskManagerExtensionPreviewMinerSettlementResult(NamedTuple):
-    """Return values of ``TaskManagerExtension.previewMinerSettlement``."""
+class TaskManagerPreviewMinerSettlementResult(NamedTuple):
+    """Return values of ``TaskManager.previewMinerSettlement``."""
 
     slashed: int
     payout: int
@@ -581,7 +585,9 @@ class IParticipantRegistry(BoundContract):
     def applyTaskOutcome(
         self,
         taskId: int,
+        requester: str,
         participant: str,
+        gammaAtJoin: int,
         evaluations: int,
         count: int,
         earned: int,
@@ -590,17 +596,21 @@ class IParticipantRegistry(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Applies a task's evaluations to `participant`'s current reputation with the M9 rule (bit
-        k of `evaluations` = k-th round accepted) and adds `earned` to its credits.
+        """Applies a task's outcome to `participant`'s reputation in `requester`'s scope and adds
+        `earned` to its credits. The task's M9 trajectory runs from `gammaAtJoin` (bit k of
+        `evaluations` = k-th round accepted); its net change is added to the participant's
+        score, so the result does not depend on the order in which tasks are settled (L-1).
 
         Only the TaskManager. Emits a {TaskOutcomeApplied} event.
 
-        Solidity: ``applyTaskOutcome(uint256,address,uint256,uint256,uint256)`` (nonpayable).
+        Solidity: ``applyTaskOutcome(uint256,address,address,uint256,uint256,uint256,uint256)`` (nonpayable).
         """
         return self.transact(
-            "applyTaskOutcome(uint256,address,uint256,uint256,uint256)",
+            "applyTaskOutcome(uint256,address,address,uint256,uint256,uint256,uint256)",
             taskId,
+            requester,
             participant,
+            gammaAtJoin,
             evaluations,
             count,
             earned,
@@ -664,20 +674,23 @@ class IParticipantRegistry(BoundContract):
         self,
         participant: str,
         category: bytes,
+        requester: str,
         *,
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> IParticipantRegistryEligibilityResult:
-        """Roles (bit 0 client, bit 1 miner), reputation and whether `client` has at least one
-        profile in `category`: what the TaskManager checks when someone joins.
+        """Roles (bit 0 client, bit 1 miner), reputation in `requester`'s scope, whether the
+        participant has at least one profile in `category`, and the samples its profiles there
+        declare: what the TaskManager checks and fixes when someone joins.
 
-        Solidity: ``eligibility(address,bytes32)`` (view).
+        Solidity: ``eligibility(address,bytes32,address)`` (view).
         """
         return IParticipantRegistryEligibilityResult(
             *self.call_function(
-                "eligibility(address,bytes32)",
+                "eligibility(address,bytes32,address)",
                 participant,
                 category,
+                requester,
                 sender=sender,
                 block=block,
             )
@@ -790,15 +803,43 @@ class IParticipantRegistry(BoundContract):
     def reputationOf(
         self,
         participant: str,
+        requester: str,
         *,
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> int:
-        """M9 reputation gamma of `participant` (0 for the unregistered).
+        """M9 reputation gamma of `participant` in `requester`'s tasks: h plus the net change of
+        its settled tasks there, clamped to [0, gammamax] (0 for the unregistered).
 
-        Solidity: ``reputationOf(address)`` (view).
+        Solidity: ``reputationOf(address,address)`` (view).
         """
-        return self.call_function("reputationOf(address)", participant, sender=sender, block=block)
+        return self.call_function(
+            "reputationOf(address,address)",
+            participant,
+            requester,
+            sender=sender,
+            block=block,
+        )
+
+    def sampleTotal(
+        self,
+        client: str,
+        category: bytes,
+        *,
+        sender: LocalAccount | str | None = None,
+        block: BlockId = "latest",
+    ) -> int:
+        """Samples declared by `client`'s profiles in `category`.
+
+        Solidity: ``sampleTotal(address,bytes32)`` (view).
+        """
+        return self.call_function(
+            "sampleTotal(address,bytes32)",
+            client,
+            category,
+            sender=sender,
+            block=block,
+        )
 
     def setTaskManager(
         self,
@@ -859,6 +900,7 @@ class ITaskManager(BoundContract):
         "ITaskTypes.AttestationSignature": AttestationSignature,
         "ITaskTypes.ClientOutcome": ClientOutcome,
         "ITaskTypes.JoinSignature": JoinSignature,
+        "ITaskTypes.Limits": Limits,
         "ITaskTypes.MemberInfo": MemberInfo,
         "ITaskTypes.SignedUpdate": SignedUpdate,
         "ITaskTypes.TaskInfo": TaskInfo,
@@ -927,6 +969,18 @@ class ITaskManager(BoundContract):
         """
         return self.call_function("balanceOf(address)", account, sender=sender, block=block)
 
+    def burnedStake(
+        self,
+        *,
+        sender: LocalAccount | str | None = None,
+        block: BlockId = "latest",
+    ) -> int:
+        """Wei of slashed stake burned so far (held by this contract, owed to nobody).
+
+        Solidity: ``burnedStake()`` (view).
+        """
+        return self.call_function("burnedStake()", sender=sender, block=block)
+
     def cancelTask(
         self,
         taskId: int,
@@ -936,16 +990,37 @@ class ITaskManager(BoundContract):
         gas: int | None = None,
     ) -> TxResult:
         """Cancels a task: by the requester while it is still joining; by anyone when it stalled
-        (join deadline passed without a client or a miner; or the verdict deadline passed with
-        no leader left to replace the current one). In the latter case a last leader that never
-        posted is slashed, as {replaceLeader} slashes a replaced one.
+        (join deadline passed and the task cannot start; or the last leader's attempt failed
+        with no leader left). In the latter case the last leader and the silent seats are
+        slashed as {replaceLeader} slashes them, and settlement applies M11 to the rounds
+        played.
 
-        Emits a {TaskCancelled} event (a {StakeSlashed} event for a silent last leader, and
-        {RequesterRefunded} if nobody joined).
+        Emits a {TaskCancelled} event ({StakeSlashed} events, and {RequesterRefunded} if nobody
+        joined).
 
         Solidity: ``cancelTask(uint256)`` (nonpayable).
         """
         return self.transact("cancelTask(uint256)", taskId, sender=sender, value=value, gas=gas)
+
+    def clientSamples(
+        self,
+        taskId: int,
+        index: int,
+        *,
+        sender: LocalAccount | str | None = None,
+        block: BlockId = "latest",
+    ) -> int:
+        """The sample count fixed for client `index` at join (its declared profiles).
+
+        Solidity: ``clientSamples(uint256,uint256)`` (view).
+        """
+        return self.call_function(
+            "clientSamples(uint256,uint256)",
+            taskId,
+            index,
+            sender=sender,
+            block=block,
+        )
 
     def clientWeight(
         self,
@@ -977,7 +1052,9 @@ class ITaskManager(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> list[str]:
-        """Round `round`'s committee in drawn order (position 0 led the first attempt).
+        """Round `round`'s committee seats in drawn order (seat 0 leads the first attempt; a miner
+        may hold several seats). Before it is stored, it is computed from the seed block's hash
+        (reverts {TaskManagerSeedNotReady} in that block itself).
 
         Solidity: ``committee(uint256,uint64)`` (view).
         """
@@ -1001,10 +1078,10 @@ class ITaskManager(BoundContract):
 
         Emits a {TaskCreated} event.
 
-        Solidity: ``createTask((bytes32,bytes32,uint8,bytes32,bytes32,uint16,uint64,uint32,uint32,uint128,uint128,uint16,uint88,uint88,uint16,uint8,uint8,uint8))`` (payable).
+        Solidity: ``createTask((bytes32,bytes32,uint8,bytes32,bytes32,uint16,uint64,uint32,uint32,uint128,uint128,uint16,uint88,uint88,uint96,uint16,uint8,uint8,uint8))`` (payable).
         """
         return self.transact(
-            "createTask((bytes32,bytes32,uint8,bytes32,bytes32,uint16,uint64,uint32,uint32,uint128,uint128,uint16,uint88,uint88,uint16,uint8,uint8,uint8))",
+            "createTask((bytes32,bytes32,uint8,bytes32,bytes32,uint16,uint64,uint32,uint32,uint128,uint128,uint16,uint88,uint88,uint96,uint16,uint8,uint8,uint8))",
             spec,
             sender=sender,
             value=value,
@@ -1045,6 +1122,24 @@ class ITaskManager(BoundContract):
         """
         return self.call_function("domainSeparator()", sender=sender, block=block)
 
+    def drawCommittee(
+        self,
+        taskId: int,
+        *,
+        sender: LocalAccount,
+        value: int = 0,
+        gas: int | None = None,
+    ) -> TxResult:
+        """Draws the current round's committee from its seed block's hash and stores it; if that
+        hash is out of reach (more than 256 blocks), this block becomes the new seed block
+        instead and the verdict window restarts. Verdicts draw it too.
+
+        Emits {CommitteeDrawn} or {SeedRenewed}.
+
+        Solidity: ``drawCommittee(uint256)`` (nonpayable).
+        """
+        return self.transact("drawCommittee(uint256)", taskId, sender=sender, value=value, gas=gas)
+
     def hashAttestation(
         self,
         taskId: int,
@@ -1071,18 +1166,22 @@ class ITaskManager(BoundContract):
         self,
         taskId: int,
         mortgage: int,
+        nonce: int,
+        deadline: int,
         *,
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> bytes:
-        """EIP-712 digest of JoinTask(taskId, mortgage).
+        """EIP-712 digest of JoinTask(taskId, mortgage, nonce, deadline).
 
-        Solidity: ``hashJoin(uint256,uint256)`` (view).
+        Solidity: ``hashJoin(uint256,uint256,uint256,uint256)`` (view).
         """
         return self.call_function(
-            "hashJoin(uint256,uint256)",
+            "hashJoin(uint256,uint256,uint256,uint256)",
             taskId,
             mortgage,
+            nonce,
+            deadline,
             sender=sender,
             block=block,
         )
@@ -1139,10 +1238,11 @@ class ITaskManager(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Joins as a miner with `stake` (>= the task minimum): from msg.value when it is sent
-        (must equal `stake`), else from the internal balance. At most 64 miners.
+        """Joins as a miner with `stake` (>= the task minimum, < 2^88): from msg.value when it is
+        sent (must equal `stake`), else from the internal balance. At most 64 miners; once they
+        are 64, a higher stake takes the lowest one's place (that miner is refunded in full).
 
-        Emits a {MinerJoined} event.
+        Emits a {MinerJoined} event (and {MemberLeft} for an outbid miner).
 
         Solidity: ``joinAsMiner(uint256,uint256)`` (payable).
         """
@@ -1164,21 +1264,74 @@ class ITaskManager(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Joins many clients at once from their EIP-712 JoinTask(taskId, mortgage) permits; each
-        mortgage comes from the signer's internal balance. Anyone may relay.
+        """Joins many clients at once from their EIP-712 JoinTask(taskId, mortgage, nonce,
+        deadline) permits (nonce: the client's {joinNonce}); each mortgage comes from the
+        signer's internal balance. Anyone may relay.
 
-        Reverts on any invalid signature or ineligible signer. Emits {ClientJoined} per client.
+        Reverts on an expired permit, a signature not from its `client`, or an ineligible
+        signer. Emits {ClientJoined} per client.
 
-        Solidity: ``joinClientsBySig(uint256,(uint8,bytes32,bytes32)[])`` (nonpayable).
+        Solidity: ``joinClientsBySig(uint256,(address,uint64,uint8,bytes32,bytes32)[])`` (nonpayable).
         """
         return self.transact(
-            "joinClientsBySig(uint256,(uint8,bytes32,bytes32)[])",
+            "joinClientsBySig(uint256,(address,uint64,uint8,bytes32,bytes32)[])",
             taskId,
             permits,
             sender=sender,
             value=value,
             gas=gas,
         )
+
+    def joinNonce(
+        self,
+        client: str,
+        *,
+        sender: LocalAccount | str | None = None,
+        block: BlockId = "latest",
+    ) -> int:
+        """The client's current join nonce (signed into its join permits).
+
+        Solidity: ``joinNonce(address)`` (view).
+        """
+        return self.call_function("joinNonce(address)", client, sender=sender, block=block)
+
+    def leaveTask(
+        self,
+        taskId: int,
+        lastMember: str,
+        *,
+        sender: LocalAccount,
+        value: int = 0,
+        gas: int | None = None,
+    ) -> TxResult:
+        """Leaves a task that has not started, getting the mortgage or stake back. Unless the
+        caller joined last in its role, `lastMember` must be the member of its role that did (it
+        takes the caller's index). A client's join nonce is bumped.
+
+        Emits {MemberLeft}.
+
+        Solidity: ``leaveTask(uint256,address)`` (nonpayable).
+        """
+        return self.transact(
+            "leaveTask(uint256,address)",
+            taskId,
+            lastMember,
+            sender=sender,
+            value=value,
+            gas=gas,
+        )
+
+    def limits(
+        self,
+        *,
+        sender: LocalAccount | str | None = None,
+        block: BlockId = "latest",
+    ) -> Limits:
+        """The protocol bounds fixed at deployment.
+
+        Solidity: ``limits()`` (view).
+        """
+        return self.call_function("limits()", sender=sender, block=block)
 
     def memberOf(
         self,
@@ -1400,14 +1553,51 @@ class ITaskManager(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """After the verdict deadline without finalization, anyone hands leadership to the next
-        committee member; a leader that had not posted is slashed.
+        """Once the current attempt is over (verdict deadline passed, or the posted verdict can no
+        longer reach quorum for the dissents), anyone hands leadership to the next seat. The
+        former leader is slashed (whether it posted or not), and so is every seat that neither
+        attested nor dissented from its posted verdict.
 
-        Emits {LeaderReplaced} (and {StakeSlashed}).
+        Emits {LeaderReplaced} and {StakeSlashed} events.
 
         Solidity: ``replaceLeader(uint256)`` (nonpayable).
         """
         return self.transact("replaceLeader(uint256)", taskId, sender=sender, value=value, gas=gas)
+
+    def revokeJoinPermits(
+        self,
+        *,
+        sender: LocalAccount,
+        value: int = 0,
+        gas: int | None = None,
+    ) -> TxResult:
+        """Voids every join permit the caller signed so far (bumps its join nonce).
+
+        Emits {JoinPermitsRevoked}.
+
+        Solidity: ``revokeJoinPermits()`` (nonpayable).
+        """
+        return self.transact("revokeJoinPermits()", sender=sender, value=value, gas=gas)
+
+    def seedBlockOf(
+        self,
+        taskId: int,
+        round: int,
+        *,
+        sender: LocalAccount | str | None = None,
+        block: BlockId = "latest",
+    ) -> int:
+        """The block whose hash seeds `round`'s committee.
+
+        Solidity: ``seedBlockOf(uint256,uint64)`` (view).
+        """
+        return self.call_function(
+            "seedBlockOf(uint256,uint64)",
+            taskId,
+            round,
+            sender=sender,
+            block=block,
+        )
 
     def settle(
         self,
@@ -1475,8 +1665,9 @@ class ITaskManager(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Closes joining and opens round 0. Anyone after the join deadline; the requester at any
-        time. Needs at least one client and one miner.
+        """Closes joining and opens round 0. Anyone after the join deadline; the requester earlier
+        only when the task is full (maxClients clients and 64 miners). Needs at least one
+        client, committeeSize distinct miners and minTotalStake staked.
 
         Emits {TaskStarted} and {RoundOpened}.
 
@@ -1907,7 +2098,9 @@ class ParticipantRegistry(BoundContract):
     def applyTaskOutcome(
         self,
         taskId: int,
+        requester: str,
         participant: str,
+        gammaAtJoin: int,
         evaluations: int,
         count: int,
         earned: int,
@@ -1916,17 +2109,21 @@ class ParticipantRegistry(BoundContract):
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """Applies a task's evaluations to `participant`'s current reputation with the M9 rule (bit
-        k of `evaluations` = k-th round accepted) and adds `earned` to its credits.
+        """Applies a task's outcome to `participant`'s reputation in `requester`'s scope and adds
+        `earned` to its credits. The task's M9 trajectory runs from `gammaAtJoin` (bit k of
+        `evaluations` = k-th round accepted); its net change is added to the participant's
+        score, so the result does not depend on the order in which tasks are settled (L-1).
 
         Only the TaskManager. Emits a {TaskOutcomeApplied} event.
 
-        Solidity: ``applyTaskOutcome(uint256,address,uint256,uint256,uint256)`` (nonpayable).
+        Solidity: ``applyTaskOutcome(uint256,address,address,uint256,uint256,uint256,uint256)`` (nonpayable).
         """
         return self.transact(
-            "applyTaskOutcome(uint256,address,uint256,uint256,uint256)",
+            "applyTaskOutcome(uint256,address,address,uint256,uint256,uint256,uint256)",
             taskId,
+            requester,
             participant,
+            gammaAtJoin,
             evaluations,
             count,
             earned,
@@ -1990,20 +2187,23 @@ class ParticipantRegistry(BoundContract):
         self,
         participant: str,
         category: bytes,
+        requester: str,
         *,
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> ParticipantRegistryEligibilityResult:
-        """Roles (bit 0 client, bit 1 miner), reputation and whether `client` has at least one
-        profile in `category`: what the TaskManager checks when someone joins.
+        """Roles (bit 0 client, bit 1 miner), reputation in `requester`'s scope, whether the
+        participant has at least one profile in `category`, and the samples its profiles there
+        declare: what the TaskManager checks and fixes when someone joins.
 
-        Solidity: ``eligibility(address,bytes32)`` (view).
+        Solidity: ``eligibility(address,bytes32,address)`` (view).
         """
         return ParticipantRegistryEligibilityResult(
             *self.call_function(
-                "eligibility(address,bytes32)",
+                "eligibility(address,bytes32,address)",
                 participant,
                 category,
+                requester,
                 sender=sender,
                 block=block,
             )
@@ -2116,15 +2316,43 @@ class ParticipantRegistry(BoundContract):
     def reputationOf(
         self,
         participant: str,
+        requester: str,
         *,
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> int:
-        """M9 reputation gamma of `participant` (0 for the unregistered).
+        """M9 reputation gamma of `participant` in `requester`'s tasks: h plus the net change of
+        its settled tasks there, clamped to [0, gammamax] (0 for the unregistered).
 
-        Solidity: ``reputationOf(address)`` (view).
+        Solidity: ``reputationOf(address,address)`` (view).
         """
-        return self.call_function("reputationOf(address)", participant, sender=sender, block=block)
+        return self.call_function(
+            "reputationOf(address,address)",
+            participant,
+            requester,
+            sender=sender,
+            block=block,
+        )
+
+    def sampleTotal(
+        self,
+        client: str,
+        category: bytes,
+        *,
+        sender: LocalAccount | str | None = None,
+        block: BlockId = "latest",
+    ) -> int:
+        """Samples declared by `client`'s profiles in `category`.
+
+        Solidity: ``sampleTotal(address,bytes32)`` (view).
+        """
+        return self.call_function(
+            "sampleTotal(address,bytes32)",
+            client,
+            category,
+            sender=sender,
+            block=block,
+        )
 
     def setTaskManager(
         self,
@@ -2179,7 +2407,9 @@ class TaskManager(BoundContract):
     CONTRACT_NAME = "TaskManager"
     STRUCTS = {
         "ITaskTypes.AttestationSignature": AttestationSignature,
+        "ITaskTypes.ClientOutcome": ClientOutcome,
         "ITaskTypes.JoinSignature": JoinSignature,
+        "ITaskTypes.Limits": Limits,
         "ITaskTypes.SignedUpdate": SignedUpdate,
         "ITaskTypes.TaskSpec": TaskSpec,
         "ITaskTypes.Verdict": Verdict,
@@ -2229,6 +2459,18 @@ class TaskManager(BoundContract):
         """
         return self.transact("deposit()", sender=sender, value=value, gas=gas)
 
+    def domainSeparator(
+        self,
+        *,
+        sender: LocalAccount | str | None = None,
+        block: BlockId = "latest",
+    ) -> bytes:
+        """See {ITaskManager-domainSeparator}.
+
+        Solidity: ``domainSeparator()`` (view).
+        """
+        return self.call_function("domainSeparator()", sender=sender, block=block)
+
     def eip712Domain(
         self,
         *,
@@ -2256,6 +2498,78 @@ class TaskManager(BoundContract):
         """
         return self.call_function("extension()", sender=sender, block=block)
 
+    def hashAttestation(
+        self,
+        taskId: int,
+        round: int,
+        verdictHash: bytes,
+        *,
+        sender: LocalAccount | str | None = None,
+        block: BlockId = "latest",
+    ) -> bytes:
+        """See {ITaskManager-hashAttestation}.
+
+        Solidity: ``hashAttestation(uint256,uint64,bytes32)`` (view).
+        """
+        return self.call_function(
+            "hashAttestation(uint256,uint64,bytes32)",
+            taskId,
+            round,
+            verdictHash,
+            sender=sender,
+            block=block,
+        )
+
+    def hashJoin(
+        self,
+        taskId: int,
+        mortgage: int,
+        nonce: int,
+        deadline: int,
+        *,
+        sender: LocalAccount | str | None = None,
+        block: BlockId = "latest",
+    ) -> bytes:
+        """See {ITaskManager-hashJoin}.
+
+        Solidity: ``hashJoin(uint256,uint256,uint256,uint256)`` (view).
+        """
+        return self.call_function(
+            "hashJoin(uint256,uint256,uint256,uint256)",
+            taskId,
+            mortgage,
+            nonce,
+            deadline,
+            sender=sender,
+            block=block,
+        )
+
+    def hashUpdate(
+        self,
+        taskId: int,
+        round: int,
+        digest: bytes,
+        numSamples: int,
+        codec: int,
+        *,
+        sender: LocalAccount | str | None = None,
+        block: BlockId = "latest",
+    ) -> bytes:
+        """See {ITaskManager-hashUpdate}.
+
+        Solidity: ``hashUpdate(uint256,uint64,bytes32,uint32,uint8)`` (view).
+        """
+        return self.call_function(
+            "hashUpdate(uint256,uint64,bytes32,uint32,uint8)",
+            taskId,
+            round,
+            digest,
+            numSamples,
+            codec,
+            sender=sender,
+            block=block,
+        )
+
     def joinAsClient(
         self,
         taskId: int,
@@ -2281,10 +2595,10 @@ class TaskManager(BoundContract):
     ) -> TxResult:
         """See {ITaskManager-joinClientsBySig}.
 
-        Solidity: ``joinClientsBySig(uint256,(uint8,bytes32,bytes32)[])`` (nonpayable).
+        Solidity: ``joinClientsBySig(uint256,(address,uint64,uint8,bytes32,bytes32)[])`` (nonpayable).
         """
         return self.transact(
-            "joinClientsBySig(uint256,(uint8,bytes32,bytes32)[])",
+            "joinClientsBySig(uint256,(address,uint64,uint8,bytes32,bytes32)[])",
             taskId,
             permits,
             sender=sender,
@@ -2318,19 +2632,60 @@ class TaskManager(BoundContract):
             gas=gas,
         )
 
-    def replaceLeader(
+    def previewClientSettlement(
         self,
         taskId: int,
+        client: str,
+        *,
+        sender: LocalAccount | str | None = None,
+        block: BlockId = "latest",
+    ) -> ClientOutcome:
+        """See {ITaskManager-previewClientSettlement}.
+
+        Solidity: ``previewClientSettlement(uint256,address)`` (view).
+        """
+        return self.call_function(
+            "previewClientSettlement(uint256,address)",
+            taskId,
+            client,
+            sender=sender,
+            block=block,
+        )
+
+    def previewMinerSettlement(
+        self,
+        taskId: int,
+        miner: str,
+        *,
+        sender: LocalAccount | str | None = None,
+        block: BlockId = "latest",
+    ) -> TaskManagerPreviewMinerSettlementResult:
+        """See {ITaskManager-previewMinerSettlement}.
+
+        Solidity: ``previewMinerSettlement(uint256,address)`` (view).
+        """
+        return TaskManagerPreviewMinerSettlementResult(
+            *self.call_function(
+                "previewMinerSettlement(uint256,address)",
+                taskId,
+                miner,
+                sender=sender,
+                block=block,
+            )
+        )
+
+    def revokeJoinPermits(
+        self,
         *,
         sender: LocalAccount,
         value: int = 0,
         gas: int | None = None,
     ) -> TxResult:
-        """See {ITaskManager-replaceLeader}.
+        """See {ITaskManager-revokeJoinPermits}.
 
-        Solidity: ``replaceLeader(uint256)`` (nonpayable).
+        Solidity: ``revokeJoinPermits()`` (nonpayable).
         """
-        return self.transact("replaceLeader(uint256)", taskId, sender=sender, value=value, gas=gas)
+        return self.transact("revokeJoinPermits()", sender=sender, value=value, gas=gas)
 
     def settle(
         self,
@@ -2458,7 +2813,7 @@ class TaskManagerExtension(BoundContract):
 
     CONTRACT_NAME = "TaskManagerExtension"
     STRUCTS = {
-        "ITaskTypes.ClientOutcome": ClientOutcome,
+        "ITaskTypes.Limits": Limits,
         "ITaskTypes.MemberInfo": MemberInfo,
         "ITaskTypes.TaskInfo": TaskInfo,
         "ITaskTypes.TaskSpec": TaskSpec,
@@ -2485,6 +2840,18 @@ class TaskManagerExtension(BoundContract):
             block=block,
         )
 
+    def burnedStake(
+        self,
+        *,
+        sender: LocalAccount | str | None = None,
+        block: BlockId = "latest",
+    ) -> int:
+        """See {ITaskManager-burnedStake}.
+
+        Solidity: ``burnedStake()`` (view).
+        """
+        return self.call_function("burnedStake()", sender=sender, block=block)
+
     def cancelTask(
         self,
         taskId: int,
@@ -2498,6 +2865,26 @@ class TaskManagerExtension(BoundContract):
         Solidity: ``cancelTask(uint256)`` (nonpayable).
         """
         return self.transact("cancelTask(uint256)", taskId, sender=sender, value=value, gas=gas)
+
+    def clientSamples(
+        self,
+        taskId: int,
+        index: int,
+        *,
+        sender: LocalAccount | str | None = None,
+        block: BlockId = "latest",
+    ) -> int:
+        """See {ITaskManager-clientSamples}.
+
+        Solidity: ``clientSamples(uint256,uint256)`` (view).
+        """
+        return self.call_function(
+            "clientSamples(uint256,uint256)",
+            taskId,
+            index,
+            sender=sender,
+            block=block,
+        )
 
     def clientWeight(
         self,
@@ -2551,10 +2938,10 @@ class TaskManagerExtension(BoundContract):
     ) -> TxResult:
         """See {ITaskManager-createTask}.
 
-        Solidity: ``createTask((bytes32,bytes32,uint8,bytes32,bytes32,uint16,uint64,uint32,uint32,uint128,uint128,uint16,uint88,uint88,uint16,uint8,uint8,uint8))`` (payable).
+        Solidity: ``createTask((bytes32,bytes32,uint8,bytes32,bytes32,uint16,uint64,uint32,uint32,uint128,uint128,uint16,uint88,uint88,uint96,uint16,uint8,uint8,uint8))`` (payable).
         """
         return self.transact(
-            "createTask((bytes32,bytes32,uint8,bytes32,bytes32,uint16,uint64,uint32,uint32,uint128,uint128,uint16,uint88,uint88,uint16,uint8,uint8,uint8))",
+            "createTask((bytes32,bytes32,uint8,bytes32,bytes32,uint16,uint64,uint32,uint32,uint128,uint128,uint16,uint88,uint88,uint96,uint16,uint8,uint8,uint8))",
             spec,
             sender=sender,
             value=value,
@@ -2574,100 +2961,19 @@ class TaskManagerExtension(BoundContract):
         """
         return self.call_function("currentLeader(uint256)", taskId, sender=sender, block=block)
 
-    def domainSeparator(
-        self,
-        *,
-        sender: LocalAccount | str | None = None,
-        block: BlockId = "latest",
-    ) -> bytes:
-        """See {ITaskManager-domainSeparator}.
-
-        Solidity: ``domainSeparator()`` (view).
-        """
-        return self.call_function("domainSeparator()", sender=sender, block=block)
-
-    def eip712Domain(
-        self,
-        *,
-        sender: LocalAccount | str | None = None,
-        block: BlockId = "latest",
-    ) -> TaskManagerExtensionEip712DomainResult:
-        """returns the fields and values that describe the domain separator used by this contract
-        for EIP-712 signature.
-
-        Solidity: ``eip712Domain()`` (view).
-        """
-        return TaskManagerExtensionEip712DomainResult(
-            *self.call_function("eip712Domain()", sender=sender, block=block)
-        )
-
-    def hashAttestation(
+    def drawCommittee(
         self,
         taskId: int,
-        round: int,
-        verdictHash: bytes,
         *,
-        sender: LocalAccount | str | None = None,
-        block: BlockId = "latest",
-    ) -> bytes:
-        """See {ITaskManager-hashAttestation}.
+        sender: LocalAccount,
+        value: int = 0,
+        gas: int | None = None,
+    ) -> TxResult:
+        """See {ITaskManager-drawCommittee}.
 
-        Solidity: ``hashAttestation(uint256,uint64,bytes32)`` (view).
+        Solidity: ``drawCommittee(uint256)`` (nonpayable).
         """
-        return self.call_function(
-            "hashAttestation(uint256,uint64,bytes32)",
-            taskId,
-            round,
-            verdictHash,
-            sender=sender,
-            block=block,
-        )
-
-    def hashJoin(
-        self,
-        taskId: int,
-        mortgage: int,
-        *,
-        sender: LocalAccount | str | None = None,
-        block: BlockId = "latest",
-    ) -> bytes:
-        """See {ITaskManager-hashJoin}.
-
-        Solidity: ``hashJoin(uint256,uint256)`` (view).
-        """
-        return self.call_function(
-            "hashJoin(uint256,uint256)",
-            taskId,
-            mortgage,
-            sender=sender,
-            block=block,
-        )
-
-    def hashUpdate(
-        self,
-        taskId: int,
-        round: int,
-        digest: bytes,
-        numSamples: int,
-        codec: int,
-        *,
-        sender: LocalAccount | str | None = None,
-        block: BlockId = "latest",
-    ) -> bytes:
-        """See {ITaskManager-hashUpdate}.
-
-        Solidity: ``hashUpdate(uint256,uint64,bytes32,uint32,uint8)`` (view).
-        """
-        return self.call_function(
-            "hashUpdate(uint256,uint64,bytes32,uint32,uint8)",
-            taskId,
-            round,
-            digest,
-            numSamples,
-            codec,
-            sender=sender,
-            block=block,
-        )
+        return self.transact("drawCommittee(uint256)", taskId, sender=sender, value=value, gas=gas)
 
     def joinAsMiner(
         self,
@@ -2690,6 +2996,53 @@ class TaskManagerExtension(BoundContract):
             value=value,
             gas=gas,
         )
+
+    def joinNonce(
+        self,
+        client: str,
+        *,
+        sender: LocalAccount | str | None = None,
+        block: BlockId = "latest",
+    ) -> int:
+        """See {ITaskManager-joinNonce}.
+
+        Solidity: ``joinNonce(address)`` (view).
+        """
+        return self.call_function("joinNonce(address)", client, sender=sender, block=block)
+
+    def leaveTask(
+        self,
+        taskId: int,
+        lastMember: str,
+        *,
+        sender: LocalAccount,
+        value: int = 0,
+        gas: int | None = None,
+    ) -> TxResult:
+        """See {ITaskManager-leaveTask}.
+
+        Solidity: ``leaveTask(uint256,address)`` (nonpayable).
+        """
+        return self.transact(
+            "leaveTask(uint256,address)",
+            taskId,
+            lastMember,
+            sender=sender,
+            value=value,
+            gas=gas,
+        )
+
+    def limits(
+        self,
+        *,
+        sender: LocalAccount | str | None = None,
+        block: BlockId = "latest",
+    ) -> Limits:
+        """See {ITaskManager-limits}.
+
+        Solidity: ``limits()`` (view).
+        """
+        return self.call_function("limits()", sender=sender, block=block)
 
     def memberOf(
         self,
@@ -2771,48 +3124,6 @@ class TaskManagerExtension(BoundContract):
         """
         return self.call_function("pendingVerdictHash(uint256)", taskId, sender=sender, block=block)
 
-    def previewClientSettlement(
-        self,
-        taskId: int,
-        client: str,
-        *,
-        sender: LocalAccount | str | None = None,
-        block: BlockId = "latest",
-    ) -> ClientOutcome:
-        """See {ITaskManager-previewClientSettlement}.
-
-        Solidity: ``previewClientSettlement(uint256,address)`` (view).
-        """
-        return self.call_function(
-            "previewClientSettlement(uint256,address)",
-            taskId,
-            client,
-            sender=sender,
-            block=block,
-        )
-
-    def previewMinerSettlement(
-        self,
-        taskId: int,
-        miner: str,
-        *,
-        sender: LocalAccount | str | None = None,
-        block: BlockId = "latest",
-    ) -> TaskManagerExtensionPreviewMinerSettlementResult:
-        """See {ITaskManager-previewMinerSettlement}.
-
-        Solidity: ``previewMinerSettlement(uint256,address)`` (view).
-        """
-        return TaskManagerExtensionPreviewMinerSettlementResult(
-            *self.call_function(
-                "previewMinerSettlement(uint256,address)",
-                taskId,
-                miner,
-                sender=sender,
-                block=block,
-            )
-        )
-
     def publishPerturbedModel(
         self,
         taskId: int,
@@ -2861,6 +3172,40 @@ class TaskManagerExtension(BoundContract):
         Solidity: ``registry()`` (view).
         """
         return self.call_function("registry()", sender=sender, block=block)
+
+    def replaceLeader(
+        self,
+        taskId: int,
+        *,
+        sender: LocalAccount,
+        value: int = 0,
+        gas: int | None = None,
+    ) -> TxResult:
+        """See {ITaskManager-replaceLeader}.
+
+        Solidity: ``replaceLeader(uint256)`` (nonpayable).
+        """
+        return self.transact("replaceLeader(uint256)", taskId, sender=sender, value=value, gas=gas)
+
+    def seedBlockOf(
+        self,
+        taskId: int,
+        round: int,
+        *,
+        sender: LocalAccount | str | None = None,
+        block: BlockId = "latest",
+    ) -> int:
+        """See {ITaskManager-seedBlockOf}.
+
+        Solidity: ``seedBlockOf(uint256,uint64)`` (view).
+        """
+        return self.call_function(
+            "seedBlockOf(uint256,uint64)",
+            taskId,
+            round,
+            sender=sender,
+            block=block,
+        )
 
     def slashBps(
         self,

@@ -1,8 +1,9 @@
 """Deploy the FedChain contracts and save or load a deployment file.
 
 ``deploy_fedchain`` deploys, in order: ParticipantRegistry(γmax, h, C_base), ModelRegistry,
-TaskManagerExtension(registry, models, slashBps), TaskManager(registry, models, slashBps,
-extension); then names the TaskManager in both registries (their only writer)::
+TaskManagerExtension(registry, models, slashBps, limits), TaskManager(registry, models,
+slashBps, limits, extension); then names the TaskManager in both registries (their only
+writer). ``limits`` are the protocol bounds every task must respect (:class:`Limits`)::
 
     from fedchain.chain import connect
     from fedchain.chain.deploy import deploy_fedchain, Deployment
@@ -30,7 +31,15 @@ from fedchain.chain.contract import BoundContract
 from fedchain.chain.errors import ChainError
 from fedchain.errors import ConfigError
 
-__all__ = ["DEPLOYMENT_FORMAT", "Deployment", "DeploymentError", "deploy_fedchain"]
+__all__ = [
+    "DEPLOYMENT_FORMAT",
+    "DEVNET_LIMITS",
+    "PRODUCTION_LIMITS",
+    "Deployment",
+    "DeploymentError",
+    "Limits",
+    "deploy_fedchain",
+]
 
 #: Version tag of the deployment file format.
 DEPLOYMENT_FORMAT = "fedchain-deployment/1"
@@ -38,6 +47,62 @@ DEPLOYMENT_FORMAT = "fedchain-deployment/1"
 
 class DeploymentError(ChainError, ConfigError):
     """Bad deployment parameters, or a deployment file that does not match the chain."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Protocol bounds fixed at deployment (the contract's ``Limits``), the same for every task.
+
+    They keep a requester from setting terms that cost others: a join window too short for
+    honest miners to join (so its own sybils fill the committee), verdict windows too short for
+    an honest leader to post or members to answer (so they are slashed), deadlines years away
+    (hostage terms), or a stake floor so low that the committee's seats are free.
+
+    Attributes:
+        min_join_window: least seconds from creation to the join deadline.
+        max_join_window: most seconds from creation to the join deadline.
+        min_round_window: least submit and verdict window (seconds).
+        max_round_window: most submit and verdict window (seconds).
+        min_stake_floor: least ``minMinerStake`` a task may ask (wei).
+    """
+
+    min_join_window: int
+    max_join_window: int
+    min_round_window: int
+    max_round_window: int
+    min_stake_floor: int
+
+    def check(self) -> None:
+        """Raise :class:`DeploymentError` unless the bounds are consistent."""
+        if not 0 < self.min_join_window <= self.max_join_window < 2**32:
+            raise DeploymentError(f"need 0 < min_join_window <= max_join_window < 2^32: {self}")
+        if not 0 < self.min_round_window <= self.max_round_window < 2**32:
+            raise DeploymentError(f"need 0 < min_round_window <= max_round_window < 2^32: {self}")
+        if self.min_stake_floor <= 0:
+            raise DeploymentError(f"min_stake_floor must be positive: {self}")
+
+    def as_struct(self) -> dict[str, int]:
+        """The contract's ``Limits`` struct."""
+        return {
+            "minJoinWindow": self.min_join_window, "maxJoinWindow": self.max_join_window,
+            "minRoundWindow": self.min_round_window, "maxRoundWindow": self.max_round_window,
+            "minStakeFloor": self.min_stake_floor,
+        }  # fmt: skip
+
+
+#: Bounds for a public deployment: an hour to join, at least a minute per window, a week at
+#: most; at least 0.01 ETH per miner.
+PRODUCTION_LIMITS = Limits(
+    min_join_window=3600, max_join_window=30 * 86400, min_round_window=60,
+    max_round_window=7 * 86400, min_stake_floor=10**16,
+)  # fmt: skip
+
+#: Bounds for a local devnet and tests, where every participant is a process on one machine:
+#: windows of a second are allowed, the stake floor is 10^12 wei.
+DEVNET_LIMITS = Limits(
+    min_join_window=1, max_join_window=30 * 86400, min_round_window=1,
+    max_round_window=7 * 86400, min_stake_floor=10**12,
+)  # fmt: skip
 
 
 @dataclass
@@ -107,6 +172,7 @@ def deploy_fedchain(
     threshold: int = 5,
     base_credits: int = 0,
     slash_bps: int = 5_000,
+    limits: Limits = DEVNET_LIMITS,
 ) -> Deployment:
     """Deploy and wire ParticipantRegistry, ModelRegistry and TaskManager (+ its extension).
 
@@ -116,7 +182,9 @@ def deploy_fedchain(
         gamma_max: γmax of the M9 reputation rule (paper 004: 100).
         threshold: h, also the initial reputation (paper 004: 5); 0 ≤ h ≤ γmax.
         base_credits: C_base of M10b eq. 12, granted at registration.
-        slash_bps: share of a miner's stake slashed per offense (basis points, ≤ 10,000).
+        slash_bps: share of a miner's stake slashed per offense (basis points: 0, or 40 to
+            10,000, so that the 8-bit offense counter reaches the whole stake before it stops).
+        limits: the protocol bounds (:data:`PRODUCTION_LIMITS` for a public chain).
 
     Raises:
         DeploymentError: parameters out of range.
@@ -125,19 +193,22 @@ def deploy_fedchain(
         raise DeploymentError(
             f"need 0 <= threshold <= gamma_max <= 65535, got {threshold}, {gamma_max}"
         )
-    if not 0 <= slash_bps <= 10_000:
-        raise DeploymentError(f"slash_bps must be in [0, 10000], got {slash_bps}")
+    if not (slash_bps == 0 or 40 <= slash_bps <= 10_000):
+        raise DeploymentError(f"slash_bps must be 0 or in [40, 10000], got {slash_bps}")
+    limits.check()
     if base_credits < 0:
         raise DeploymentError(f"base_credits must be >= 0, got {base_credits}")
     registry = chain.deploy(
         "ParticipantRegistry", gamma_max, threshold, base_credits, sender=deployer
     )
     models = chain.deploy("ModelRegistry", sender=deployer)
+    bounds = limits.as_struct()
     extension = chain.deploy(
-        "TaskManagerExtension", registry.address, models.address, slash_bps, sender=deployer
-    )
+        "TaskManagerExtension", registry.address, models.address, slash_bps, bounds,
+        sender=deployer,
+    )  # fmt: skip
     manager = chain.deploy(
-        "TaskManager", registry.address, models.address, slash_bps, extension.address,
+        "TaskManager", registry.address, models.address, slash_bps, bounds, extension.address,
         sender=deployer,
     )  # fmt: skip
     registry.setTaskManager(manager.address, sender=deployer)
@@ -153,5 +224,6 @@ def deploy_fedchain(
             "threshold": threshold,
             "base_credits": base_credits,
             "slash_bps": slash_bps,
+            **{f"limit_{k}": v for k, v in vars(limits).items()},
         },
     )

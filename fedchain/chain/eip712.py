@@ -77,6 +77,8 @@ JOIN_TYPES: dict[str, list[dict[str, str]]] = {
     "JoinTask": [
         {"name": "taskId", "type": "uint256"},
         {"name": "mortgage", "type": "uint256"},
+        {"name": "nonce", "type": "uint256"},
+        {"name": "deadline", "type": "uint256"},
     ],
 }
 
@@ -117,14 +119,16 @@ def update_typed_data(
 
 
 def join_typed_data(
-    *, chain_id: int, verifying_contract: str, task_id: int, mortgage: int
+    *, chain_id: int, verifying_contract: str, task_id: int, mortgage: int, nonce: int,
+    deadline: int,
 ) -> dict[str, Any]:
     """The full EIP-712 message of a ``JoinTask`` permit."""
     return {
         "types": JOIN_TYPES,
         "primaryType": "JoinTask",
         "domain": domain(chain_id=chain_id, verifying_contract=verifying_contract),
-        "message": {"taskId": int(task_id), "mortgage": int(mortgage)},
+        "message": {"taskId": int(task_id), "mortgage": int(mortgage), "nonce": int(nonce),
+                    "deadline": int(deadline)},
     }
 
 
@@ -196,15 +200,18 @@ def sign_update(
 
 
 def sign_join(
-    *, account: LocalAccount, chain_id: int, verifying_contract: str, task_id: int, mortgage: int
+    *, account: LocalAccount, chain_id: int, verifying_contract: str, task_id: int, mortgage: int,
+    deadline: int, nonce: int = 0,
 ) -> dict[str, Any]:
-    """Sign a join permit; returns the ``JoinSignature`` struct (``v, r, s``) for
-    ``joinClientsBySig``. The mortgage must be the task's client mortgage."""
+    """Sign a join permit; returns the ``JoinSignature`` struct (``client, deadline, v, r, s``)
+    for ``joinClientsBySig``. The mortgage must be the task's client mortgage, ``nonce`` the
+    client's current ``joinNonce`` (revoking permits or leaving a task bumps it), and the
+    permit is void after ``deadline`` (unix seconds)."""
     message = join_typed_data(
         chain_id=chain_id, verifying_contract=verifying_contract, task_id=task_id,
-        mortgage=mortgage,
+        mortgage=mortgage, nonce=nonce, deadline=deadline,
     )  # fmt: skip
-    return _vrs(account, message)
+    return {"client": account.address, "deadline": int(deadline), **_vrs(account, message)}
 
 
 def sign_attestation(

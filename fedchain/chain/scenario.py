@@ -31,7 +31,7 @@ from fedchain.chain.policies import REWARD_POLICIES
 from fedchain.chain.transact import TxResult
 from fedchain.chain.verdicts import BPS, make_verdict, verdict_hash
 from fedchain.errors import ConfigError
-from fedchain.incentives import next_reputation
+from fedchain.incentives import data_amount_bps, next_reputation
 
 __all__ = [
     "POLICIES",
@@ -192,6 +192,7 @@ class _Run:
         self.clients = [_account(cfg.seed, "client", i) for i in range(cfg.clients)]
         self.miners = [_account(cfg.seed, "miner", j) for j in range(cfg.miners)]
         self.mortgage = cfg.mortgage_per_round * cfg.rounds
+        self.join_window = 3600
         self.task_records: list[Any] = []
         self.lifetime_gas = 0
 
@@ -224,10 +225,10 @@ class _Run:
             "category": _CATEGORY, "initialModel": _blob_digest("initial", cfg.seed),
             "initialCodec": RAW_CODEC, "modelSpecHash": keccak(b"mlp-64-32-10"),
             "requestKey": keccak(f"request/{cfg.seed}".encode()), "rounds": cfg.rounds,
-            "joinDeadline": self.chain.timestamp() + 3600, "submitDuration": 600,
+            "joinDeadline": self.chain.timestamp() + self.join_window, "submitDuration": 600,
             "verdictDuration": 600, "perRoundReward": cfg.reward_per_round,
             "rewardUnit": cfg.reward_unit, "minReputation": 0, "clientMortgage": self.mortgage,
-            "minMinerStake": cfg.miner_stake, "maxClients": cfg.clients,
+            "minMinerStake": cfg.miner_stake, "minTotalStake": 0, "maxClients": cfg.clients,
             "committeeSize": cfg.committee_size, "byzantineF": cfg.byzantine_f,
             "policy": POLICIES[cfg.policy],
         }  # fmt: skip
@@ -244,6 +245,8 @@ class _Run:
                     verifying_contract=self.tasks.address,
                     task_id=task_id,
                     mortgage=self.mortgage,
+                    deadline=self.chain.timestamp() + 3600,
+                    nonce=int(self.tasks.joinNonce(c.address)),
                 )
                 for c in self.clients
             ]
@@ -259,7 +262,7 @@ class _Run:
     def play_round(self, task_id: int, r: int, opened: TxResult, gammas: list[int]) -> RoundOutcome:
         cfg, chain = self.cfg, self.chain
         start = len(chain.gas.records)
-        committee = list(opened.event("RoundOpened").args["committee"])
+        committee = self._committee(task_id, r)
         missing = sorted(i for i in range(cfg.clients) if (r, i) in cfg.missing)
         submitted = [i for i in range(cfg.clients) if i not in missing]
         rejected = sorted(i for i in submitted if (r, i) in cfg.rejected)
@@ -297,6 +300,14 @@ class _Run:
         by_address = {a.address: a for a in self.miners}
         vhash = verdict_hash(task_id, r, verdict)
         quorum = (2 * len(committee) + 2) // 3
+        # A miner may hold several seats: it signs once and approves for all of them.
+        approvers = [m for m in dict.fromkeys(committee) if m != committee[0]]
+        needed, relayed_by = quorum - committee.count(committee[0]), []
+        for member in approvers:
+            if needed <= 0:
+                break
+            relayed_by.append(member)
+            needed -= committee.count(member)
         relayed = []
         if cfg.relay_attestations:
             relayed = [
@@ -308,11 +319,11 @@ class _Run:
                     round=r,
                     verdict_hash=vhash,
                 )
-                for member in committee[1:quorum]
+                for member in relayed_by
             ]
         leader = by_address[committee[0]]
         result = self.tasks.postVerdict(task_id, r, verdict, relayed, sender=leader)
-        for member in committee[1:]:
+        for member in approvers:
             if result.events_named("RoundFinalized"):
                 break
             result = self.tasks.attestVerdict(task_id, r, vhash, sender=by_address[member])
@@ -334,16 +345,20 @@ class _Run:
             gas=gas,
         )
 
+    def _committee(self, task_id: int, r: int) -> list[str]:
+        """The round's seats; its seed block's hash is readable from the next block on."""
+        if self.chain.block_number() <= int(self.tasks.seedBlockOf(task_id, r)):
+            self.chain.mine(1)
+        return [str(a) for a in self.tasks.committee(task_id, r)]
+
     def _weights(self, accepted: list[int]) -> list[int]:
         if self.cfg.policy == "contribution":
             share = BPS // max(1, len(accepted))
             return [share if i in accepted else 0 for i in range(self.cfg.clients)]
         if self.cfg.policy == "data_amount":
-            total = sum(self._num_samples(i) for i in accepted) or 1
-            return [
-                BPS * self._num_samples(i) // total if i in accepted else 0
-                for i in range(self.cfg.clients)
-            ]
+            counts = [self._num_samples(i) for i in range(self.cfg.clients)]
+            flags = [i in accepted for i in range(self.cfg.clients)]
+            return data_amount_bps(counts, accepted=flags)
         return []
 
 
@@ -365,8 +380,10 @@ def run_scenario(
     run.lifetime_setup()
     start = len(chain.gas.records)
     task_id = run.create_and_join()
+    chain.increase_time(run.join_window + 1)  # only a full task may start before its deadline
     opened = run.tasks.startTask(task_id, sender=run.requester)
-    gammas = [deployment.registry.reputationOf(c.address) for c in run.clients]
+    requester = run.requester.address
+    gammas = [deployment.registry.reputationOf(c.address, requester) for c in run.clients]
     outcomes: list[RoundOutcome] = []
     for r in range(config.rounds):
         outcomes.append(run.play_round(task_id, r, opened, gammas))
@@ -391,7 +408,7 @@ def run_scenario(
     slashed = sum(int(e.args["slashed"]) for e in events if e.name == "MinerSettled")
     penalties = sum(int(e.args["penalty"]) for e in events if e.name == "ClientSettled")
     refunded = sum(int(e.args["amount"]) for e in events if e.name == "RequesterRefunded")
-    final = [deployment.registry.reputationOf(c.address) for c in run.clients]
+    final = [deployment.registry.reputationOf(c.address, requester) for c in run.clients]
     # Pull payments (lifetime operations): everyone withdraws what it is owed.
     start = len(chain.gas.records)
     for acct in [*run.clients, *run.miners, run.requester]:

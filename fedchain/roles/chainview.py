@@ -23,9 +23,12 @@ from fedchain.chain.contract import BoundContract
 from fedchain.chain.errors import ContractError
 from fedchain.chain.events import DecodedEvent, decode_logs
 from fedchain.roles.errors import TaskNotFoundError
+from fedchain.verification.sortition import committee as draw_seats
+from fedchain.verification.sortition import round_seed
 
 __all__ = [
     "TaskLog",
+    "draw_round_committee",
     "TaskState",
     "TaskStatus",
     "chain_now",
@@ -215,3 +218,21 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, str) and isinstance(b, str):
         return a.lower() == b.lower()
     return bool(a == b)
+
+
+def draw_round_committee(tasks: BoundContract, chain: Chain, task_id: int, round: int) -> list[str]:
+    """A round's committee seats computed here from its seed block's hash, by the contract's
+    rule: what ``committee(taskId, round)`` returns once the seed block is past, available in
+    the seed block itself (whose hash a contract cannot read yet)."""
+    seed_block = int(tasks.seedBlockOf(task_id, round))
+    block_hash = chain.block_hash(seed_block)
+    if block_hash is None:
+        raise TaskNotFoundError(f"task {task_id} round {round}: seed block {seed_block} is unknown")
+    info = tasks.taskInfo(task_id)
+    miners, stakes = [], []
+    for i in range(int(info.minerCount)):
+        miner, stake = tasks.minerAt(task_id, i)
+        miners.append(str(miner))
+        stakes.append(int(stake))
+    seed = round_seed(block_hash, task_id, round)
+    return draw_seats(seed, miners, stakes, int(info.committeeSize))

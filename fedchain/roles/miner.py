@@ -41,7 +41,15 @@ from fedchain.roles.blobs import (
     read_verdict_notes,
     verdict_notes_text,
 )
-from fedchain.roles.chainview import TaskLog, TaskState, TaskStatus, chain_now, error_name
+from fedchain.chain.contract_errors import lookup as lookup_error
+from fedchain.roles.chainview import (
+    TaskLog,
+    TaskState,
+    TaskStatus,
+    chain_now,
+    draw_round_committee,
+    error_name,
+)
 from fedchain.roles.errors import RoleError
 from fedchain.roles.judging import (
     NOT_SELECTED,
@@ -191,10 +199,16 @@ class Miner(MemberRole):
         self._committees.clear()
 
     def committee(self, round: int) -> list[str]:
-        """The round's committee, leader first (lower-case addresses)."""
+        """The round's committee seats, leader first (lower-case addresses; a miner may hold
+        several seats). In the very block that opened the round the contract cannot read its
+        seed block's hash yet; the node can, so the seats are drawn here with the contract's
+        own rule (:func:`fedchain.verification.sortition.committee`)."""
         if round not in self._committees:
-            members = self.who.tasks.committee(self.task_id, round)
-            self._committees[round] = [str(a).lower() for a in members]
+            try:
+                members = [str(a) for a in self.who.tasks.committee(self.task_id, round)]
+            except lookup_error("TaskManagerSeedNotReady"):
+                members = draw_round_committee(self.who.tasks, self.who.chain, self.task_id, round)
+            self._committees[round] = [a.lower() for a in members]
         return self._committees[round]
 
     # -- verification ---------------------------------------------------------------------

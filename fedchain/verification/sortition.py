@@ -4,20 +4,24 @@ Paper 004 describes Algorand's VRF sortition: each unit of stake is a "sub-user"
 priority is the number of its sub-users selected by a binomial draw driven by its VRF hash, and
 the highest priority leads. A VRF needs every miner's secret key, and a binomial draw needs
 transcendental arithmetic that a contract cannot reproduce bit for bit. Our reading keeps the
-idea — selection probability proportional to stake, unpredictable before the seed is fixed,
-verifiable by everyone — and implements **stake-weighted sampling without replacement** from a
-public on-chain seed, identically here and in the Solidity contract:
+idea — seats in proportion to stake, unpredictable before the seed is fixed, verifiable by
+everyone — and implements **stake-weighted seat draws with replacement** from a public seed,
+identically here and in the Solidity contract:
 
     total = Σ stakes
-    for k in 0 .. min(size, n) − 1:
+    for each seat k in 0 .. size − 1:
         r = uint256(keccak256(seed ‖ uint256(k))) mod total       (k as 32-byte big-endian)
-        walk the remaining miners in join order, subtracting stakes, until r < stake_i;
-        pick miner i; remove it (the others keep their order); total −= stake_i
-    result[0] is the leader
+        walk the miners in join order, subtracting stakes, until r < stake_i; seat k is miner i
+    seat 0 leads the first attempt, seat 1 the next, ...
 
-With ``size >= len(miners)`` every miner is picked, in drawn order. Stakes are positive
-integers (wei). The binomial priority of 004 is kept for experiments
-(:func:`binomial_subusers`, :func:`sortition_priority`); it is not used on chain.
+Every seat is an independent draw, so a miner's number of seats is Binomial(size, stake/total)
+however the stake is split over addresses: splitting into sybils gains nothing (sampling
+*without* replacement, which an earlier version used, rewarded it). A miner may hold several
+seats; it votes, and is slashed, for each. The seed of round r is
+``keccak256(abi.encode(blockhash(seedBlock), taskId, r))`` (:func:`round_seed`), where
+``seedBlock`` is the block that opened the round, whose hash no transaction in it can read.
+The binomial priority of 004 is kept for experiments (:func:`binomial_subusers`,
+:func:`sortition_priority`); it is not used on chain.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from eth_hash.auto import keccak
 
 from fedchain.verification.errors import VerificationError, WeightError
 
-__all__ = ["binomial_subusers", "committee", "draw_value", "sortition_priority"]
+__all__ = ["binomial_subusers", "committee", "draw_value", "round_seed", "sortition_priority"]
 
 
 def _check_seed(seed: bytes) -> bytes:
@@ -45,17 +49,26 @@ def draw_value(seed: bytes, k: int) -> int:
     return int.from_bytes(keccak(_check_seed(seed) + k.to_bytes(32, "big")), "big")
 
 
+def round_seed(block_hash: bytes, task_id: int, round: int) -> bytes:
+    """``keccak256(abi.encode(blockhash(seedBlock), taskId, round))``: a round's committee seed."""
+    if not 0 <= task_id < 2**256 or not 0 <= round < 2**256:
+        raise VerificationError("task id and round must be uint256")
+    return bytes(
+        keccak(_check_seed(block_hash) + task_id.to_bytes(32, "big") + round.to_bytes(32, "big"))
+    )
+
+
 def committee(seed: bytes, miners: Sequence[str], stakes: Sequence[int], size: int) -> list[str]:
-    """Draw a stake-weighted committee of ``size`` miners (without replacement).
+    """Draw ``size`` stake-weighted committee seats (with replacement).
 
     Args:
-        seed: the round's 32-byte seed (fixed on chain when the round opens).
+        seed: the round's 32-byte seed (:func:`round_seed`).
         miners: miner addresses in join order (unique).
         stakes: each miner's stake, positive integers (wei), same length as ``miners``.
-        size: committee size, ``>= 1``; larger than ``len(miners)`` means everyone.
+        size: number of seats, ``>= 1``.
 
     Returns:
-        The committee in drawn order; element 0 is the leader.
+        The seats in drawn order (a miner may appear more than once); seat 0 leads.
     """
     seed = _check_seed(seed)
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
@@ -69,19 +82,16 @@ def committee(seed: bytes, miners: Sequence[str], stakes: Sequence[int], size: i
     for m, s in zip(miners, stakes, strict=True):
         if isinstance(s, bool) or not isinstance(s, int) or s <= 0:
             raise WeightError(f"stake of {m} must be a positive integer, got {s!r}")
-    remaining = list(zip(miners, stakes, strict=True))
     total = sum(stakes)
-    chosen: list[str] = []
-    for k in range(min(size, len(remaining))):
+    seats: list[str] = []
+    for k in range(size):
         r = draw_value(seed, k) % total
-        for pos, (miner, stake) in enumerate(remaining):
+        for miner, stake in zip(miners, stakes, strict=True):
             if r < stake:
-                chosen.append(miner)
-                del remaining[pos]
-                total -= stake
+                seats.append(miner)
                 break
             r -= stake
-    return chosen
+    return seats
 
 
 def binomial_subusers(x: float, *, coins: int, p: float) -> int:

@@ -84,6 +84,7 @@ class World:
             "minReputation": 0,
             "clientMortgage": 3 * 10**14,
             "minMinerStake": 10**15,
+            "minTotalStake": 0,
             "maxClients": N_CLIENTS,
             "committeeSize": 3,
             "byzantineF": 1,
@@ -105,6 +106,8 @@ class World:
             verifying_contract=kw.get("contract", self.tasks.address),
             task_id=task_id,
             mortgage=mortgage,
+            deadline=kw.get("deadline", self.chain.timestamp() + 3600),
+            nonce=kw.get("nonce", int(self.tasks.joinNonce(client.address))),
         )
 
     def join(
@@ -125,10 +128,56 @@ class World:
         """Create, join ``clients`` clients and ``miners`` miners and start the task."""
         task_id, _ = self.create(**overrides)
         self.join(task_id, range(clients), range(miners))
-        return task_id, self.tasks.startTask(task_id, sender=self.requester)
+        return task_id, self.start(task_id)
+
+    def start(self, task_id: int, *, sender: LocalAccount | None = None) -> TxResult:
+        """Wait out the join window (only a full task starts early), then start the task."""
+        deadline = int(self.tasks.taskInfo(task_id).joinDeadline)
+        if self.chain.timestamp() <= deadline:
+            self.chain.increase_time(deadline - self.chain.timestamp() + 1)
+        return self.tasks.startTask(task_id, sender=sender or self.requester)
 
     def committee(self, task_id: int, round: int) -> list[LocalAccount]:
+        """The round's seats (a miner may hold several), leader first."""
+        if self.chain.block_number() <= int(self.tasks.seedBlockOf(task_id, round)):
+            self.chain.mine(1)  # the seed block's hash is readable from the next block on
         return [self.miner_by_address(a) for a in self.tasks.committee(task_id, round)]
+
+    def until(self, action: Any, predicate: Any, *, tries: int = 64) -> TxResult:
+        """Run ``action`` (which opens a round) until ``predicate()`` holds afterwards.
+
+        Committees are drawn from the opening block's hash, which no test can choose: a test
+        that needs a committee of a given shape (distinct members, a given leader) reverts and
+        retries in a later block, as the grinder the protocol defeats cannot (it would need the
+        hash inside the opening transaction).
+        """
+        for _ in range(tries):
+            snap = self.chain.snapshot()
+            result = action()
+            if predicate():
+                return result
+            self.chain.revert(snap)
+            self.chain.mine(1)
+        raise AssertionError(f"no committee satisfied the predicate in {tries} blocks")
+
+    def distinct(self, task_id: int, round: int) -> bool:
+        """Whether every seat of the round's committee is a different miner."""
+        seats = self.committee(task_id, round)
+        return len(set(seats)) == len(seats)
+
+    def approvers(self, task_id: int, round: int, attempt: int = 0) -> list[LocalAccount]:
+        """Distinct members other than the leader whose seats, with the leader's, reach quorum."""
+        seats = self.committee(task_id, round)
+        leader = seats[attempt]
+        needed = int(self.tasks.quorum(task_id)) - seats.count(leader)
+        out: list[LocalAccount] = []
+        for m in dict.fromkeys(seats):
+            if needed <= 0:
+                break
+            if m != leader:
+                out.append(m)
+                needed -= seats.count(m)
+        return out
 
     def sign_update(self, client: LocalAccount, task_id: int, round: int, **kw: Any) -> dict:
         return eip712.sign_update(
@@ -199,9 +248,8 @@ class World:
         if len(submitted) < n:
             self.chain.increase_time(101)
         committee = self.committee(task_id, round)
-        quorum = int(self.tasks.quorum(task_id))
         verdict = self.verdict(task_id, round, submitted, accepted, weights)
-        sigs = self.attestations(task_id, round, verdict, committee[1:quorum])
+        sigs = self.attestations(task_id, round, verdict, self.approvers(task_id, round))
         result = self.tasks.postVerdict(task_id, round, verdict, sigs, sender=committee[0])
         assert result.events_named("RoundFinalized")
         return result
@@ -215,7 +263,7 @@ class World:
         everyone = [self.requester, self.outsider, *self.clients, *self.miners]
         balances = sum(int(self.tasks.balanceOf(a.address)) for a in everyone)
         pots = sum(int(self.tasks.taskPot(t)) for t in range(1, int(self.tasks.taskCount()) + 1))
-        return balances + pots
+        return balances + pots + int(self.tasks.burnedStake())
 
 
 def _chain(kind: str) -> Chain:

@@ -43,6 +43,7 @@ _AUTO_POINTS: Final = 100  # "auto" per-round reward: rewardUnit × γmax × max
 _UINT16: Final = 2**16 - 1
 _UINT32: Final = 2**32 - 1
 _UINT88: Final = 2**88 - 1
+_UINT96: Final = 2**96 - 1
 _UINT128: Final = 2**128 - 1
 _MAX_SEED: Final = 2**63 - 1
 _CODECS: Final = (0x55, 0x70)  # raw, dag-pb: the CID codecs the contract accepts
@@ -60,7 +61,8 @@ _TASK_KEYS: Final = (
     "min_reputation", "join_window", "submit_window", "verdict_window",
 )  # fmt: skip
 _REWARD_KEYS: Final = (
-    "policy", "reward_unit", "per_round_reward", "client_mortgage", "min_miner_stake"
+    "policy", "reward_unit", "per_round_reward", "client_mortgage", "min_miner_stake",
+    "min_total_stake",
 )  # fmt: skip
 
 
@@ -89,6 +91,7 @@ class TaskFile:
     per_round_reward: int
     client_mortgage: int
     min_miner_stake: int
+    min_total_stake: int
     model: ModelSpec
     model_seed: int
     dataset: str
@@ -208,6 +211,7 @@ class TaskFile:
             "minReputation": self.min_reputation,
             "clientMortgage": self.client_mortgage,
             "minMinerStake": self.min_miner_stake,
+            "minTotalStake": self.min_total_stake,
             "maxClients": self.max_clients,
             "committeeSize": self.committee_size,
             "byzantineF": self.byzantine_f,
@@ -298,6 +302,7 @@ def _read_rewards(r: Table, *, rounds: int, max_clients: int, notes: list[str]) 
         "per_round_reward": per_round,
         "client_mortgage": mortgage,
         "min_miner_stake": r.wei("min_miner_stake", "0.01 ether", lo=1, hi=_UINT88),
+        "min_total_stake": r.wei("min_total_stake", "0 wei", hi=_UINT96),
     }
 
 
@@ -381,6 +386,7 @@ reward_unit = "1 gwei"        # wei per reputation point: 12, "12 wei", "1 gwei"
 per_round_reward = "auto"     # "auto" = reward_unit × 100 × max_clients
 client_mortgage = "0.01 ether"  # every client locks this (rounded down to a multiple of rounds)
 min_miner_stake = "0.01 ether"
+min_total_stake = "0 wei"     # the task starts only once its miners stake this much in all
 
 [model]
 name = "cnn_digits"           # a fedchain.learning model
