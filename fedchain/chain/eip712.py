@@ -119,7 +119,12 @@ def update_typed_data(
 
 
 def join_typed_data(
-    *, chain_id: int, verifying_contract: str, task_id: int, mortgage: int, nonce: int,
+    *,
+    chain_id: int,
+    verifying_contract: str,
+    task_id: int,
+    mortgage: int,
+    nonce: int,
     deadline: int,
 ) -> dict[str, Any]:
     """The full EIP-712 message of a ``JoinTask`` permit."""
@@ -127,8 +132,12 @@ def join_typed_data(
         "types": JOIN_TYPES,
         "primaryType": "JoinTask",
         "domain": domain(chain_id=chain_id, verifying_contract=verifying_contract),
-        "message": {"taskId": int(task_id), "mortgage": int(mortgage), "nonce": int(nonce),
-                    "deadline": int(deadline)},
+        "message": {
+            "taskId": int(task_id),
+            "mortgage": int(mortgage),
+            "nonce": int(nonce),
+            "deadline": int(deadline),
+        },
     }
 
 
@@ -200,8 +209,14 @@ def sign_update(
 
 
 def sign_join(
-    *, account: LocalAccount, chain_id: int, verifying_contract: str, task_id: int, mortgage: int,
-    deadline: int, nonce: int = 0,
+    *,
+    account: LocalAccount,
+    chain_id: int,
+    verifying_contract: str,
+    task_id: int,
+    mortgage: int,
+    deadline: int,
+    nonce: int = 0,
 ) -> dict[str, Any]:
     """Sign a join permit; returns the ``JoinSignature`` struct (``client, deadline, v, r, s``)
     for ``joinClientsBySig``. The mortgage must be the task's client mortgage, ``nonce`` the

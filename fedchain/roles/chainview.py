@@ -28,10 +28,10 @@ from fedchain.verification.sortition import round_seed
 
 __all__ = [
     "TaskLog",
-    "draw_round_committee",
     "TaskState",
     "TaskStatus",
     "chain_now",
+    "draw_round_committee",
     "error_name",
     "read_task",
 ]
@@ -77,8 +77,22 @@ class TaskState:
     reward_unit: int
     client_mortgage: int
     min_miner_stake: int
+    min_total_stake: int
+    total_stake: int
     pot: int
     unsettled: int
+
+    def start_shortfall(self) -> str:
+        """Why the task cannot start yet ("" when it can): the contract's own conditions."""
+        if self.client_count == 0:
+            return "no client joined"
+        if self.miner_count < self.committee_size:
+            return (f"{self.miner_count} of the {self.committee_size} miners its committee "
+                    "needs joined")  # fmt: skip
+        if self.total_stake < self.min_total_stake:
+            return (f"the miners staked {self.total_stake} of the {self.min_total_stake} wei "
+                    "it needs")  # fmt: skip
+        return ""
 
 
 def read_task(tasks: BoundContract, task_id: int) -> TaskState:
@@ -99,7 +113,7 @@ def read_task(tasks: BoundContract, task_id: int) -> TaskState:
         "submit_duration": "submitDuration", "verdict_duration": "verdictDuration",
         "per_round_reward": "perRoundReward", "reward_unit": "rewardUnit",
         "client_mortgage": "clientMortgage", "min_miner_stake": "minMinerStake", "pot": "pot",
-        "unsettled": "unsettled",
+        "unsettled": "unsettled", "min_total_stake": "minTotalStake", "total_stake": "totalStake",
     }  # fmt: skip
     values = {py: int(getattr(info, sol)) for py, sol in names.items()}
     return TaskState(task_id=task_id, status=status, requester=str(info.requester), **values)

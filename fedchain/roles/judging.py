@@ -71,7 +71,8 @@ class CheckedUpdate:
 
     Attributes:
         index: the client's index in the task (its bit in the round bitmaps).
-        num_samples: the sample count it submitted on chain (FedAvg's weight).
+        num_samples: its weight in FedAvg and the data-amount policy: the count it submitted on
+            chain, at most the count the task fixed at join from its data profiles.
         state: the model it uploaded, or None when a check failed.
         problem: why it failed (None when it passed).
     """

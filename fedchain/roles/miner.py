@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from fedchain.chain.contract_errors import lookup as lookup_error
 from fedchain.chain.verdicts import indices, make_verdict, verdict_hash
 from fedchain.report.labels import format_wei, short_address
 from fedchain.roles.base import Activity, MemberRole, Participant
@@ -41,7 +42,6 @@ from fedchain.roles.blobs import (
     read_verdict_notes,
     verdict_notes_text,
 )
-from fedchain.chain.contract_errors import lookup as lookup_error
 from fedchain.roles.chainview import (
     TaskLog,
     TaskState,
@@ -134,6 +134,7 @@ class Miner(MemberRole):
         self._judged: dict[int, tuple[tuple[tuple[int, bytes], ...], RoundJudgement]] = {}
         self.checks: list[RoundCheck] = []
         self._committees: dict[int, list[str]] = {}
+        self._fixed_samples: dict[int, int] = {}
         self._done_attempts: set[tuple[int, int]] = set()
 
     # -- set-up ---------------------------------------------------------------------------
@@ -197,6 +198,7 @@ class Miner(MemberRole):
         self._done_attempts.clear()
         self._judged.clear()
         self._committees.clear()
+        self._fixed_samples.clear()
 
     def committee(self, round: int) -> list[str]:
         """The round's committee seats, leader first (lower-case addresses; a miner may hold
@@ -219,9 +221,20 @@ class Miner(MemberRole):
         subs = [(index[c], e) for c, e in self.log.submissions(round).items() if c in index]
         return sorted(subs, key=lambda item: item[1].sort_key)
 
+    def fixed_samples(self, index: int) -> int:
+        """Client ``index``'s sample count fixed at join from its registered data profiles."""
+        if index not in self._fixed_samples:
+            self._fixed_samples[index] = int(self.who.tasks.clientSamples(self.task_id, index))
+        return self._fixed_samples[index]
+
+    def weight_of(self, index: int, event: Any) -> int:
+        """FedAvg's (and the data-amount policy's) weight of a submission: the count the client
+        claims, at most the count the task fixed at join (a claim inflates nothing, H-3)."""
+        return min(int(event.args["numSamples"]), self.fixed_samples(index))
+
     def _check_update(self, round: int, index: int, event: Any) -> CheckedUpdate:
         args = event.args
-        n = int(args["numSamples"])
+        claimed, n = int(args["numSamples"]), self.weight_of(index, event)
         try:  # not cached: a round's updates are read once
             fetched = fetch_model(
                 self.who.store, args["digest"], int(args["codec"]), spec=self.spec
@@ -235,7 +248,8 @@ class Miner(MemberRole):
         meta = fetched.metadata
         expected = {
             "task_id": self.task_id, "round": round, "author": str(args["client"]).lower(),
-            "num_samples": n, "kind": "local", "model_spec_hash": "0x" + self.spec.spec_hash(),
+            "num_samples": claimed, "kind": "local",
+            "model_spec_hash": "0x" + self.spec.spec_hash(),
         }  # fmt: skip
         for key, want in expected.items():
             got = getattr(meta, key)
@@ -283,9 +297,7 @@ class Miner(MemberRole):
         """The global model's metadata: its samples are the aggregated updates', and it carries
         the verdict notes (accepted, aggregated, reasons) for clients and auditors."""
         subs = dict(self._member_submissions(round))
-        samples = sum(
-            int(subs[i].args["numSamples"]) for i in judgement.aggregated or () if i in subs
-        )
+        samples = sum(self.weight_of(i, subs[i]) for i in judgement.aggregated or () if i in subs)
         return ModelMetadata(
             task_id=self.task_id, round=round, author=self.who.address, num_samples=samples,
             model_spec=self.spec.name, model_spec_hash="0x" + self.spec.spec_hash(),

@@ -145,8 +145,8 @@ def task_outcome(log: TaskLog, state: TaskState, *, threshold: int, gamma_max: i
     rows: list[RoundRow] = []
     for final in sorted(log.events("RoundFinalized"), key=lambda e: e.sort_key):
         r = int(final.args["round"])
-        opened = log.last("RoundOpened", round=r)
-        committee = [str(a) for a in opened.args["committee"]] if opened is not None else []
+        drawn = log.last("CommitteeDrawn", round=r)  # a verdict draws it before it is posted
+        committee = [str(a) for a in drawn.args["committee"]] if drawn is not None else []
         posted = _finalized_verdict(log, final)
         leader, attempts = str(posted.args["leader"]), int(posted.args["attempt"]) + 1
         verdict = posted.args["verdict"]

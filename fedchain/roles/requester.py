@@ -55,6 +55,10 @@ _PER_PUBLICATION: Final = ("joinDeadline", "initialModel", "initialCodec")
 PENDING_WAIT: Final = 30.0
 
 
+#: Miner seats of a task (the contract's ``_MAX_MINERS``).
+MAX_MINERS = 64
+
+
 class DuplicateTaskError(RoleError):
     """This requester already published the same task, and that task has not ended.
 
@@ -223,13 +227,15 @@ class Requester(TaskRole):
         self._warn_empty_rounds(state)
         now = chain_now(self.who.chain)
         if state.status is TaskStatus.JOINING:
-            full = state.client_count >= state.max_clients
-            committee_full = state.miner_count >= state.committee_size
-            past = now > state.join_deadline
-            if (full and committee_full) or (past and state.client_count and state.miner_count):
+            # The contract lets a requester start early only a task nobody else can join (every
+            # client seat and all 64 miner seats taken); otherwise joining stays open to the
+            # deadline, so that honest miners can outweigh any sybils the requester brings.
+            full = state.client_count >= state.max_clients and state.miner_count >= MAX_MINERS
+            shortfall = state.start_shortfall()
+            if not shortfall and (full or now > state.join_deadline):
                 return self._call("startTask", "started")
-            if past:
-                return self._call("cancelTask", "cancelled (nobody joined in time)")
+            if now > state.join_deadline:
+                return self._call("cancelTask", f"cancelled ({shortfall} in time)")
             return Activity.WAITING
         if state.status is TaskStatus.RUNNING:
             return self._keep_alive(state, now)

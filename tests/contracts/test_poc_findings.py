@@ -72,8 +72,11 @@ def test_farmed_reputation_buys_nothing_with_other_requesters(eworld: World) -> 
     w.start(task)
     w.committee(task, 0)
     w.tasks.postVerdict(task, 0, w.verdict(task, 0, [0, 1], [0, 1]), [], sender=w.miners[0])
-    got = _settled(w.tasks.settleMany(
-        task, [farmer.address, w.clients[0].address, w.miners[0].address], sender=w.outsider))
+    got = _settled(
+        w.tasks.settleMany(
+            task, [farmer.address, w.clients[0].address, w.miners[0].address], sender=w.outsider
+        )
+    )
     assert got[farmer.address]["reward"] == got[w.clients[0].address]["reward"] == H * 10**12
 
 
@@ -395,4 +398,3 @@ def test_slashes_are_burned_and_windows_are_bounded(eworld: World) -> None:
     spec["joinDeadline"] = w.chain.timestamp() + 400 * 86400  # hostage terms
     with reverts("TaskManagerInvalidJoinDeadline"):
         prod.tasks.createTask(spec, sender=w.requester, value=3 * 10**15)
-
