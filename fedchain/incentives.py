@@ -5,7 +5,8 @@ auditor recompute every number, and tests hold both to the same values. Amounts 
 (wei); every money-related argument is keyword-only. Exact rational versions (``*_exact``)
 state the papers' formulas without rounding. ``docs/incentives.md`` explains each reading.
 
-- M9 reputation (004 eq. 2): :func:`next_reputation`, :func:`reputation_trajectory`.
+- M9 reputation (004 eq. 2): :func:`next_reputation`, :func:`reputation_trajectory`; the
+  registry's per-requester score: :func:`reputation_delta`, :func:`scoped_reputation`.
 - M10 rewards: a registry of per-round policies (:func:`round_payout`): ``"reputation"`` (004),
   ``"fixed"`` (004's "no incentive" baseline), ``"contribution"`` (002 eq. 10-11),
   ``"data_amount"`` (000); credits accumulate as ``C = C_base + C_obtain`` (002 eq. 12).
@@ -38,9 +39,11 @@ __all__ = [
     "punishment",
     "punishment_exact",
     "register_reward_policy",
+    "reputation_delta",
     "reputation_rewards",
     "reputation_trajectory",
     "round_payout",
+    "scoped_reputation",
     "settle_penalties",
     "settle_penalties_exact",
     "slashed_stake",
@@ -96,6 +99,33 @@ def reputation_trajectory(
     for accepted in verdicts:
         out.append(next_reputation(out[-1], bool(accepted), h=h, gamma_max=gamma_max))
     return out
+
+
+def reputation_delta(initial: int, verdicts: Sequence[bool], *, h: int, gamma_max: int) -> int:
+    """A settled task's net reputation change: the end of its M9 trajectory from the reputation
+    at join, minus that reputation (what the registry adds to the requester-scoped score)."""
+    return reputation_trajectory(initial, verdicts, h=h, gamma_max=gamma_max)[-1] - initial
+
+
+def scoped_reputation(deltas: Sequence[int], *, h: int, gamma_max: int) -> int:
+    """A participant's reputation with one requester, as the registry's ``reputationOf``:
+    ``clamp(h + Σ deltas, 0, γmax)`` over the :func:`reputation_delta` of every task of that
+    requester settled so far (``[]``: ``h``, a newcomer's reputation).
+
+    The sum is clamped only when read, so the order in which tasks settle does not change the
+    result (L-1), and one requester's tasks never move the reputation another requester sees
+    (H-2: reputation farmed in self-made tasks buys nothing elsewhere).
+    """
+    gamma_max = _int("gamma_max", gamma_max)
+    h = _int("h", h)
+    if h > gamma_max:
+        raise IncentiveError(f"need h <= gamma_max ({h}, {gamma_max})")
+    total = h
+    for d in deltas:
+        if isinstance(d, bool) or not isinstance(d, int):
+            raise IncentiveError(f"a reputation delta must be an integer, got {d!r}")
+        total += d
+    return min(gamma_max, max(0, total))
 
 
 def reputation_rewards(

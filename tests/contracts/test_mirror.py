@@ -5,20 +5,21 @@ Everything expected here is computed by the mirror (``fedchain.verification.comm
 ``fedchain.incentives``) from the scripted verdict pattern; everything observed is read back
 from the chain (events, views, the registry). Compared:
 
-- M8 committee: every round's ``RoundOpened`` seed and committee against
-  ``committee(seed, miners, stakes, size)`` with the miners' join order and unequal stakes
-  taken from ``MinerJoined`` (and the seed against ``keccak256(abi.encode(prevrandao, task,
-  round))``).
-- M9 reputation: registry reputation after settlement, ``TaskOutcomeApplied``,
-  ``ClientSettled`` and ``previewClientSettlement`` against ``reputation_trajectory`` (honest,
-  rejected at γ = h, above h, below h, missing rounds, the γmax cap, two tasks joined at the
-  same reputation and settled one after the other).
+- M8 committee: every round's committee (the ``committee`` view and ``CommitteeDrawn``)
+  against ``committee(round_seed(blockhash(seedBlock), task, round), miners, stakes, size)``
+  with ``seedBlock`` from ``RoundOpened`` and the miners' join order and unequal stakes taken
+  from ``MinerJoined`` (stake-weighted seats with replacement: a miner may hold several).
+- M9 reputation: registry reputation (per requester) after settlement, ``TaskOutcomeApplied``,
+  ``ClientSettled`` and ``previewClientSettlement`` against ``reputation_trajectory`` and
+  ``scoped_reputation`` (honest, rejected at γ = h, above h, below h, missing rounds, the γmax
+  cap, two tasks joined at the same reputation and settled one after the other, each adding
+  its own trajectory's net change; another requester's scope unchanged).
 - M10/M11 money: each client's reward, penalty, penalty share and payout, the leader's cut, the
   registry credits, the requester's refund and the withdrawals against ``round_payout`` summed
   over rounds and the integer ``settle_penalties``, for all four reward policies; a table of
   patterns through ``run_scenario`` and hypothesis-drawn patterns and weights on the fixture
-  world; a cancelled task (finalized rounds pay, no M11 penalty); credits ``C = C_base +
-  C_obtain`` (``update_credits``); miners' slashes (``slashed_stake``) and where they go.
+  world; a cancelled task (finalized rounds pay, M11 over the rounds played); credits
+  ``C = C_base + C_obtain`` (``update_credits``); miners' slashes (``slashed_stake``), burned.
 
 Verdict patterns are strings per client, one letter per round: ``A`` accepted, ``R`` submitted
 and rejected (lazy, q), ``M`` missing (temporary exit, p).
@@ -44,14 +45,17 @@ from fedchain.chain.scenario import ScenarioConfig, run_scenario
 from fedchain.chain.verdicts import BPS, indices
 from fedchain.incentives import (
     data_amount_bps,
+    reputation_delta,
     reputation_rewards,
     reputation_trajectory,
     round_payout,
+    scoped_reputation,
     settle_penalties,
     slashed_stake,
     update_credits,
 )
-from fedchain.verification import committee as mirror_committee
+from fedchain.verification.sortition import committee as mirror_committee
+from fedchain.verification.sortition import round_seed
 
 from .conftest import CATEGORY, GAMMA_MAX, POLICY, STATUS, H, World, digest
 
@@ -110,22 +114,24 @@ def mirror_task(
     mortgage: int,
     weights: Sequence[Sequence[int]] | None = None,
     num_samples: Sequence[int] | None = None,
-    finished: bool = True,
+    rounds: int | None = None,
 ) -> Expected:
     """What the mirror says a task with these verdict patterns pays and records.
 
     ``weights[r]`` are the leader's basis points of round r (contribution; data amount when
     ``num_samples`` is None); with ``num_samples`` the data-amount weights are the mirror's own
-    ``data_amount_bps``. ``finished=False``: a cancelled task, no M11 penalty.
+    ``data_amount_bps``. ``rounds``: the task's v when the patterns cover only the rounds
+    played before a cancellation (M11 charges ``mortgage / v`` per round played and missed).
     """
-    n, rounds = len(patterns), len(patterns[0])
+    n, played = len(patterns), len(patterns[0])
+    v = played if rounds is None else rounds
     verdicts = [[c == "A" for c in p] for p in patterns]
     trajectories = [
         reputation_trajectory(g0, v, h=h, gamma_max=gamma_max)
         for g0, v in zip(initial, verdicts, strict=True)
     ]
     rewards, cuts = [0] * n, []
-    for r in range(rounds):
+    for r in range(played):
         accepted = [verdicts[i][r] for i in range(n)]
         params: dict[str, Any] = {
             "reputations": [trajectories[i][r] for i in range(n)],
@@ -140,16 +146,13 @@ def mirror_task(
         payout = round_payout(policy, accepted=accepted, **params)
         rewards = [a + b for a, b in zip(rewards, payout.clients, strict=True)]
         cuts.append(payout.leader)
-    if finished:
-        m11 = settle_penalties(
-            mortgages=[mortgage] * n,
-            missed=[p.count("M") for p in patterns],
-            lazy=[p.count("R") for p in patterns],
-            rounds=rounds,
-        )
-        penalties, shares, dust = m11.penalties, m11.shares, m11.refund
-    else:
-        penalties, shares, dust = [0] * n, [0] * n, 0
+    m11 = settle_penalties(
+        mortgages=[mortgage] * n,
+        missed=[p.count("M") for p in patterns],
+        lazy=[p.count("R") for p in patterns],
+        rounds=v,
+    )
+    penalties, shares, dust = m11.penalties, m11.shares, m11.refund
     payouts = [
         mortgage - pen + share + rew
         for pen, share, rew in zip(penalties, shares, rewards, strict=True)
@@ -193,9 +196,16 @@ def assert_settlement(world: World, task_id: int, clients: Sequence[Any], exp: E
 
 
 def _check_committees(
-    world: World, task_id: int, size: int, joins: Sequence[TxResult], opened: Sequence[TxResult]
+    world: World, task_id: int, size: int, joins: Sequence[TxResult], played: Sequence[TxResult]
 ) -> int:
-    """Every opened round's committee against the mirror; returns how many were checked."""
+    """Every opened round's committee against the mirror; returns how many were checked.
+
+    The on-chain committee of round r must be ``committee(round_seed(blockhash(seedBlock),
+    task, r), miners, stakes, size)`` with ``seedBlock`` the block that opened the round (from
+    ``RoundOpened``), the miners in join order and their stakes (from ``MinerJoined``): in the
+    ``committee`` view, and in the ``CommitteeDrawn`` event (with the same seed) that the
+    round's ``postVerdict`` emitted. ``played``: the start and every round's verdict.
+    """
     joined = sorted(_named(joins, "MinerJoined"), key=lambda e: e["index"])
     miners = [e["miner"] for e in joined]
     stakes = [int(e["stake"]) for e in joined]
@@ -203,51 +213,66 @@ def _check_committees(
         zip(miners, stakes, strict=True)
     )
     assert len(set(stakes)) > 1, "the stakes must differ for the check to mean something"
-    events = [e for res in opened for e in res.events_named("RoundOpened")]
-    for ev in events:
-        seed, r = bytes(ev.args["seed"]), int(ev.args["round"])
+    opened = [e for res in played for e in res.events_named("RoundOpened")]
+    drawn = {int(e["round"]): e for e in _named(played, "CommitteeDrawn")}
+    assert all(e.args["taskId"] == task_id for e in opened)
+    assert all(e["taskId"] == task_id for e in drawn.values())
+    assert [int(e.args["round"]) for e in opened] == sorted(drawn)
+    for ev in opened:
+        r, seed_block = int(ev.args["round"]), int(ev.args["seedBlock"])
+        assert seed_block == ev.block_number == int(world.tasks.seedBlockOf(task_id, r))
+        block_hash = world.chain.block_hash(seed_block)
+        assert block_hash is not None and block_hash != bytes(32)
+        seed = round_seed(block_hash, task_id, r)
         expected = mirror_committee(seed, miners, stakes, size)
-        assert list(ev.args["committee"]) == expected, f"task {task_id} round {r}"
+        assert len(expected) == size  # size seats, repeats allowed
+        assert bytes(drawn[r]["seed"]) == seed, f"task {task_id} round {r}"
+        assert list(drawn[r]["committee"]) == expected, f"task {task_id} round {r}"
         assert list(world.tasks.committee(task_id, r)) == expected
-        assert len(expected) == min(size, len(miners))
-        # The seed is keccak256(abi.encode(block.prevrandao, taskId, round)) of the opening block
-        # (the embedded chain sets PREVRANDAO before the block's transactions run).
-        prevrandao = bytes(world.chain.w3.eth.get_block(ev.block_number)["mixHash"])
-        assert prevrandao != bytes(32)
-        assert seed == keccak(encode(["bytes32", "uint256", "uint256"], [prevrandao, task_id, r]))
-    return len(events)
+        # and the seed is keccak256(abi.encode(blockhash(seedBlock), taskId, round))
+        assert seed == keccak(encode(["bytes32", "uint256", "uint256"], [block_hash, task_id, r]))
+    return len(opened)
 
 
 def test_committee_equals_mirror_with_unequal_stakes(eworld: World) -> None:
     w = eworld
-    checked = 0
+    checked, repeats = 0, 0
     # (committee size, miners in join order, stakes in units of 1e15 wei, rounds)
     cases = [
         (3, [3, 0, 4, 1, 2], [1, 7, 2, 1, 4], 4),
-        (2, [1, 2, 0], [9, 1, 3], 3),
-        (16, [4, 2, 3, 0], [2, 5, 1, 3], 2),  # size >= miners: everyone, in drawn order
+        (2, [1, 2, 0], [9, 1, 3], 3),  # one miner holds 9/13 of the stake: it repeats
+        (5, [4, 2, 3, 0, 1], [2, 5, 1, 3, 1], 3),  # size == miners: round 0 repeats a miner
         (1, [0, 1, 2, 3, 4], [1, 2, 3, 4, 5], 3),
     ]
     for size, order, units, rounds in cases:
         task_id, _ = w.create(
-            committeeSize=size, rounds=rounds, clientMortgage=rounds * 10**14, minMinerStake=1
+            committeeSize=size, rounds=rounds, clientMortgage=rounds * 10**14, minMinerStake=10**12
         )
         joins = [
             w.tasks.joinAsMiner(task_id, u * 10**15, sender=w.miners[j])
             for j, u in zip(order, units, strict=True)
         ]
         w.join(task_id, clients=[0, 1], miners=[])
-        opened = [w.tasks.startTask(task_id, sender=w.requester)]
-        opened += [w.play(task_id, r, [0, 1], [0, 1]) for r in range(rounds)]
-        checked += _check_committees(w, task_id, size, joins, opened)
+        if size == len(order):  # make sure the check sees a repeated miner on chain
+            played = [w.until(lambda t=task_id: w.start(t), lambda t=task_id: not w.distinct(t, 0))]
+        else:
+            played = [w.start(task_id)]
+        for r in range(rounds):
+            seats = w.committee(task_id, r)
+            repeats += len(set(seats)) < len(seats)
+            played.append(w.play(task_id, r, [0, 1], [0, 1]))
+        assert int(w.tasks.taskInfo(task_id).status) == STATUS["Finished"]
+        checked += _check_committees(w, task_id, size, joins, played)
     assert checked == sum(c[3] for c in cases)
+    assert repeats > 0
 
 
 # --- M9: reputation --------------------------------------------------------------------------
 
 # Task 1 shapes the reputations (γ0 = h for everyone); tasks 2 and 3 are joined by the same
 # clients at the same reputations, played one after the other and settled 2 then 3: each pays
-# rewards along its own trajectory from the reputation at join, and the registry composes them.
+# rewards along its own trajectory from the reputation at join, and the registry adds each
+# task's net change (end - start of its trajectory) to the client's score with the requester.
 TASK1 = ["AAAA", "RAMA", "AARM", "MRAR", "AMAA"]
 TASK2 = ["RRR", "AAA", "RAA", "AAA", "MMM"]
 TASK3 = ["AAA", "RRA", "ARM", "MAR", "RAA"]
@@ -301,8 +326,14 @@ def _reputation_run(w: World, *, h: int, gamma_max: int) -> None:
     n = len(TASK1)
     clients = w.clients[:n]
     unit = 10**12
-    start = [int(w.registry.reputationOf(c.address)) for c in clients]
-    assert start == [h] * n  # registration gives γ = h
+    requester, other = w.requester.address, w.outsider.address
+
+    def scoped(who: str) -> list[int]:
+        return [int(w.registry.reputationOf(c.address, who)) for c in clients]
+
+    start = scoped(requester)
+    assert start == [h] * n == scoped(other)  # registration gives γ = h in every scope
+    deltas: list[list[int]] = [[] for _ in range(n)]  # each client's settled tasks' net changes
 
     def run(task_id: int, patterns: list[str], initial: list[int]) -> Expected:
         info = w.tasks.taskInfo(task_id)
@@ -324,49 +355,71 @@ def _reputation_run(w: World, *, h: int, gamma_max: int) -> None:
             assert sum(per_round) == exp.rewards[i]
         return exp
 
-    def settle(task_id: int, patterns: list[str], exp: Expected, before: list[int]) -> list[int]:
+    def settle(task_id: int, patterns: list[str], exp: Expected, joined_at: list[int]) -> list[int]:
+        before = scoped(requester)
+        assert before == [scoped_reputation(d, h=h, gamma_max=gamma_max) for d in deltas]
         result = w.settle_all(task_id, range(n), range(3))
         settled = _settled(result)
         applied = {e["participant"]: e for e in _named([result], "TaskOutcomeApplied")}
-        assert all(e["taskId"] == task_id for e in applied.values())
+        assert all(e["taskId"] == task_id and e["requester"] == requester
+                   for e in applied.values())  # fmt: skip
         after = []
         for i, c in enumerate(clients):
-            # The registry applies the task's evaluations to the *current* reputation.
+            # The registry adds the task's own net change (from the reputation at join) to the
+            # score in the requester's scope, clamped to [0, γmax] when read.
             verdicts = [x == "A" for x in patterns[i]]
-            final = reputation_trajectory(before[i], verdicts, h=h, gamma_max=gamma_max)[-1]
+            delta = reputation_delta(joined_at[i], verdicts, h=h, gamma_max=gamma_max)
+            assert delta == exp.trajectories[i][-1] - joined_at[i]
+            deltas[i].append(delta)
+            final = scoped_reputation(deltas[i], h=h, gamma_max=gamma_max)
             assert settled[c.address]["reputation"] == final, f"client {i}"
             assert (applied[c.address]["previous"], applied[c.address]["current"]) == (
                 before[i],
                 final,
             )
             assert applied[c.address]["earned"] == exp.rewards[i]
-            assert w.registry.reputationOf(c.address) == final
+            assert w.registry.reputationOf(c.address, requester) == final
             after.append(final)
+        assert scoped(other) == [h] * n  # another requester's scope never moves
         return after
 
     t1, _ = w.setup(clients=n, miners=3, rounds=4, clientMortgage=4 * 10**14, rewardUnit=unit)
     e1 = run(t1, TASK1, start)
     after1 = settle(t1, TASK1, e1, start)
-    assert after1 == [t[-1] for t in e1.trajectories]
+    assert after1 == [t[-1] for t in e1.trajectories]  # from h, the sum is the trajectory's end
     # Two tasks joined at the same reputations; task 3 starts once task 2 is over.
     t2, _ = w.create(rounds=3, rewardUnit=unit)
     t3, _ = w.create(rounds=3, rewardUnit=unit)
     w.join(t2, range(n), range(3))
     w.join(t3, range(n), range(3))
-    w.tasks.startTask(t2, sender=w.requester)
+    w.start(t2)
     e2 = run(t2, TASK2, after1)
-    w.tasks.startTask(t3, sender=w.requester)
+    w.start(t3)
     e3 = run(t3, TASK3, after1)  # task 3's rewards follow γ at join, not task 2's outcome
     after2 = settle(t2, TASK2, e2, after1)
-    after3 = settle(t3, TASK3, e3, after2)
-    composed = [
-        reputation_trajectory(
-            reputation_trajectory(g, [c == "A" for c in p2], h=h, gamma_max=gamma_max)[-1],
-            [c == "A" for c in p3], h=h, gamma_max=gamma_max,
-        )[-1]
-        for g, p2, p3 in zip(after1, TASK2, TASK3, strict=True)
+    after3 = settle(t3, TASK3, e3, after1)  # its change is measured from γ at join
+    additive = [
+        scoped_reputation(
+            [
+                reputation_delta(h, [c == "A" for c in p1], h=h, gamma_max=gamma_max),
+                reputation_delta(g, [c == "A" for c in p2], h=h, gamma_max=gamma_max),
+                reputation_delta(g, [c == "A" for c in p3], h=h, gamma_max=gamma_max),
+            ],
+            h=h, gamma_max=gamma_max,
+        )
+        for g, p1, p2, p3 in zip(after1, TASK1, TASK2, TASK3, strict=True)
     ]  # fmt: skip
-    assert after3 == composed
+    assert after3 == additive
+    assert after2 != after3
+    # The registry adds net changes; it does not replay task 3 from task 2's end (the earlier
+    # rule), and the patterns tell the two apart. Clamping at 0 happens on read only.
+    sequential = [
+        reputation_trajectory(g2, [c == "A" for c in p3], h=h, gamma_max=gamma_max)[-1]
+        for g2, p3 in zip(after2, TASK3, strict=True)
+    ]
+    assert sequential != after3
+    raw = [h + sum(d) for d in deltas]
+    assert any(x < 0 for x in raw) and after3 == [min(gamma_max, max(0, x)) for x in raw]
     # Credits (002 eq. 12): C = C_base + C_obtain, every reward earned.
     base = int(w.d.params["base_credits"])
     assert base == (SMALL_BASE_CREDITS if gamma_max == 7 else 0)
@@ -472,8 +525,15 @@ def test_scenario_payouts_equal_mirror(eworld: World, policy: str, name: str) ->
         [t[r + 1] for t in exp.trajectories] for r in range(cfg.rounds)
     ]
     assert [d.registry.creditsOf(c) for c in res.clients] == exp.rewards
-    # The leader's cut (contribution only), paid at each finalization to committee[0].
-    leaders = {int(e["round"]): e["committee"][0] for e in named("RoundOpened")}
+    # The leader's cut (contribution only), paid at each finalization to the leader of the
+    # attempt that posted: seat 0 of the committee drawn when it posted (no replacements here).
+    drawn = {int(e["round"]): list(e["committee"]) for e in named("CommitteeDrawn")}
+    assert sorted(drawn) == list(range(cfg.rounds))
+    assert all(len(c) == cfg.committee_size for c in drawn.values())
+    posted = {int(e["round"]): e for e in named("VerdictPosted")}
+    assert all(int(e["attempt"]) == 0 for e in posted.values())
+    leaders = {r: c[0] for r, c in drawn.items()}
+    assert {r: e["leader"] for r, e in posted.items()} == leaders
     rewarded = named("LeaderRewarded")
     cuts: dict[str, int] = defaultdict(int)
     for e in rewarded:
@@ -575,64 +635,87 @@ def _drawn_run(w: World, policy: str, patterns: list[str], weights: list[list[in
     assert w.chain.balance(w.tasks.address) == w.owed_total()
 
 
-def test_cancelled_task_pays_finalized_rounds_without_penalty(eworld: World) -> None:
-    """Cancellation: rewards and reputation of the finalized rounds only, no M11 (documented);
-    a silent last leader is slashed."""
+def test_cancelled_task_pays_finalized_rounds_and_m11_over_them(eworld: World) -> None:
+    """Cancellation: rewards and reputation of the finalized rounds only, and M11 over the
+    rounds played (``mortgage / v`` per finalized round a client was not accepted in, shared
+    by the others); a silent last leader is slashed and its slash burned."""
     w = eworld
     patterns_done = ["AR", "RA", "MA", "AM"]  # two rounds finalized out of four
-    n = len(patterns_done)
-    task, _ = w.setup(clients=n, miners=1, committeeSize=1, rounds=4, clientMortgage=4 * 10**14)
+    n, v, mortgage = len(patterns_done), 4, 4 * 10**14
+    task, _ = w.setup(clients=n, miners=1, committeeSize=1, rounds=v, clientMortgage=mortgage)
     play_patterns(w, task, patterns_done)
     w.chain.increase_time(201)  # round 2 stalls: no leader left
     cancelled = w.tasks.cancelTask(task, sender=w.requester)
-    # The sole leader never posted round 2: slashed once, and the requester gets the slash.
-    _, stake = w.tasks.minerAt(task, 0)
+    # The sole leader never posted round 2: slashed once.
+    miner, stake = w.tasks.minerAt(task, 0)
     slashed = slashed_stake(stake=stake, offenses=1, slash_bps=int(w.tasks.slashBps()))
-    assert [e.args["amount"] for e in cancelled.events_named("StakeSlashed")] == [slashed]
+    assert [(e.args["miner"], e.args["reason"], e.args["amount"])
+            for e in cancelled.events_named("StakeSlashed")] == [(miner, 1, slashed)]  # fmt: skip
     exp = mirror_task(
         patterns_done, policy="reputation", initial=[H] * n, h=H, gamma_max=GAMMA_MAX,
-        reward_unit=10**12, per_round_reward=10**15, mortgage=4 * 10**14, finished=False,
+        reward_unit=10**12, per_round_reward=10**15, mortgage=mortgage, rounds=v,
     )  # fmt: skip
+    assert exp.penalties == [mortgage // v] * n  # each missed one of the two rounds played
+    assert all(x > 0 for x in exp.shares)
     assert_settlement(w, task, w.clients[:n], exp)
     before = int(w.tasks.balanceOf(w.requester.address))
-    settled = _settled(w.settle_all(task, range(n), range(1)))
+    burned = int(w.tasks.burnedStake())
+    result = w.settle_all(task, range(n), range(1))
+    settled = _settled(result)
     assert [settled[c.address]["reputation"] for c in w.clients[:n]] == [
         t[-1] for t in exp.trajectories
     ]
-    refund = 4 * 10**15 - sum(exp.rewards)
-    assert int(w.tasks.balanceOf(w.requester.address)) - before == refund + slashed
+    assert [settled[c.address]["payout"] for c in w.clients[:n]] == exp.payouts
+    [miner_settled] = _named([result], "MinerSettled")
+    assert (miner_settled["slashed"], miner_settled["payout"]) == (slashed, stake - slashed)
+    assert int(w.tasks.burnedStake()) - burned == slashed
+    assert [(e["miner"], e["amount"]) for e in _named([result], "StakeBurned")] == [
+        (miner, slashed)
+    ]
+    refund = v * 10**15 - sum(exp.rewards) + exp.dust  # the slash is not the requester's
+    assert int(w.tasks.balanceOf(w.requester.address)) - before == refund
+    assert w.tasks.taskPot(task) == 0
+    assert w.chain.balance(w.tasks.address) == w.owed_total()
 
 
 def test_slashes_equal_mirror(eworld: World) -> None:
-    """Dissent and a leader that never posts: ``MinerSettled.slashed`` is ``slashed_stake``."""
+    """Dissent and a leader that never posts: ``MinerSettled.slashed`` is ``slashed_stake``,
+    each offense counted per miner (8-bit counters), and every slash burned."""
     w = eworld
-    task, _ = w.create(committeeSize=3, rounds=3, clientMortgage=3 * 10**14, minMinerStake=1)
+    floor = int(w.tasks.limits().minStakeFloor)
+    task, _ = w.create(committeeSize=3, rounds=3, clientMortgage=3 * 10**14, minMinerStake=floor)
     stakes = [4 * 10**15, 10**15, 3 * 10**15]
     for j, stake in enumerate(stakes):
         w.tasks.joinAsMiner(task, stake, sender=w.miners[j])
     w.join(task, clients=[0, 1], miners=[])
-    w.tasks.startTask(task, sender=w.requester)
     slashes: list[TxResult] = []
     # Round 0: one member dissents, the other approves; the dissenter is slashed.
+    w.until(lambda: w.start(task), lambda: w.distinct(task, 0))  # three different members
     w.submit(task, 0, [0, 1])
     leader, a, b = w.committee(task, 0)
     w.tasks.postVerdict(task, 0, w.verdict(task, 0, [0, 1], [0, 1]), [], sender=leader)
     w.tasks.attestVerdict(task, 0, b"\x01" * 32, sender=a)
     slashes.append(w.tasks.attestVerdict(task, 0, w.tasks.pendingVerdictHash(task), sender=b))
-    # Rounds 1 and 2: the leader never posts and is replaced (one offense each time).
+    # Rounds 1 and 2: the leader never posts and is replaced (one offense each time); the next
+    # seat posts, with the attestation of seat 2 unless it holds that seat too.
     for r in (1, 2):
         w.submit(task, r, [0, 1])
         committee = w.committee(task, r)
         w.chain.increase_time(201)
         slashes.append(w.tasks.replaceLeader(task, sender=w.outsider))
         verdict = w.verdict(task, r, [0, 1], [0, 1])
-        sigs = w.attestations(task, r, verdict, [committee[2]])
-        w.tasks.postVerdict(task, r, verdict, sigs, sender=committee[1])
+        signers = [committee[2]] if committee[2] != committee[1] else []
+        sigs = w.attestations(task, r, verdict, signers)
+        res = w.tasks.postVerdict(task, r, verdict, sigs, sender=committee[1])
+        assert res.events_named("RoundFinalized")
+    reasons = [(e["miner"], e["reason"]) for e in _named(slashes, "StakeSlashed")]
+    assert reasons[0] == (a.address, 2) and [x[1] for x in reasons[1:]] == [1, 1]
     offenses: dict[str, int] = defaultdict(int)
-    for e in _named(slashes, "StakeSlashed"):
-        offenses[e["miner"]] += 1
+    for miner, _ in reasons:
+        offenses[miner] += 1
     assert sum(offenses.values()) == 3
     before = int(w.tasks.balanceOf(w.requester.address))
+    burned = int(w.tasks.burnedStake())
     result = w.settle_all(task, range(2), range(3))
     settled = {e["miner"]: e for e in _named([result], "MinerSettled")}
     total = 0
@@ -645,7 +728,12 @@ def test_slashes_equal_mirror(eworld: World) -> None:
             stakes[j] - expected,
         )
         total += expected
-    # Slashed stake goes to the requester with the refund (all clients accepted: no M11 dust).
+    assert total > 0
+    # Slashed stake is burned: the requester gets its refund only (all clients accepted: no
+    # M11 dust), and the contract still holds every wei it owes (burned stake included).
+    burns = {e["miner"]: int(e["amount"]) for e in _named([result], "StakeBurned")}
+    assert sum(burns.values()) == total == int(w.tasks.burnedStake()) - burned
     rewards = sum(int(e["reward"]) for e in _named([result], "ClientSettled"))
     refund = int(w.tasks.balanceOf(w.requester.address)) - before
-    assert refund == 3 * 10**15 - rewards + total
+    assert refund == 3 * 10**15 - rewards
+    assert w.chain.balance(w.tasks.address) == w.owed_total()
