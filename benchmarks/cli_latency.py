@@ -44,7 +44,7 @@ rounds = 3
 max_clients = 2
 committee_size = 1
 byzantine_f = 0
-join_window = 120
+join_window = 25
 submit_window = 60
 verdict_window = 60
 
@@ -118,7 +118,7 @@ def _finished_task(work: Path, url: str, keys: list[str]) -> tuple[Path, int]:
     deployment = work / "deployment.json"
     store = work / "store"
     deployed = subprocess.run(
-        _cli("deploy", "--rpc-url", url, "--out", str(deployment), "--json"),
+        _cli("deploy", "--rpc-url", url, "--limits", "devnet", "--out", str(deployment), "--json"),
         env=_env(FEDCHAIN_PRIVATE_KEY=keys[0]),
         cwd=work,
         capture_output=True,

@@ -44,7 +44,8 @@ if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
 
     from fedchain.chain.connection import Chain
-    from fedchain.chain.deploy import Deployment
+    from fedchain.chain.contract import BoundContract
+    from fedchain.chain.deploy import Deployment, Limits
     from fedchain.roles.base import ClaimResult, Participant, TaskRole
     from fedchain.roles.chainview import TaskState
     from fedchain.storage import BlobStore
@@ -71,9 +72,11 @@ __all__ = [
     "drive",
     "hiding_credentials",
     "jsonable",
+    "limits_summary",
     "load_key",
     "open_session",
     "read_deployment_file",
+    "read_limits",
     "redact_url",
     "relative_time",
     "resolve_node_timeout",
@@ -484,6 +487,39 @@ def relative_time(seconds: float) -> str:
     else:
         text = f"{rest}s"
     return f"in {text}" if s > 0 else f"{text} ago"
+
+
+def span(seconds: int) -> str:
+    """A whole number of seconds the way a person says it: ``1 s``, ``10 min``, ``30 days``."""
+    for unit, size in (("days", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = seconds // size
+            return f"{count} {'day' if unit == 'days' and count == 1 else unit}"
+    return f"{seconds} s"
+
+
+def read_limits(tasks: BoundContract) -> Limits:
+    """The deployment's task bounds, read from its TaskManager (``limits()``)."""
+    from fedchain.chain.deploy import Limits
+
+    raw = tasks.limits()
+    return Limits(
+        min_join_window=int(raw.minJoinWindow), max_join_window=int(raw.maxJoinWindow),
+        min_round_window=int(raw.minRoundWindow), max_round_window=int(raw.maxRoundWindow),
+        min_stake_floor=int(raw.minStakeFloor),
+    )  # fmt: skip
+
+
+def limits_summary(limits: Limits) -> str:
+    """One line: the windows and the stake floor a task on this deployment must respect."""
+    from fedchain.report import format_wei
+
+    return (
+        f"join window {span(limits.min_join_window)} to {span(limits.max_join_window)}, "
+        f"submit and verdict windows {span(limits.min_round_window)} to "
+        f"{span(limits.max_round_window)}, min_miner_stake at least "
+        f"{format_wei(limits.min_stake_floor)}"
+    )
 
 
 # -- driving a role ---------------------------------------------------------------------------

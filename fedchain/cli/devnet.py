@@ -36,6 +36,7 @@ from fedchain.cli.common import (
     chain_mismatch,
     check_rpc_url,
     hiding_credentials,
+    limits_summary,
     load_key,
     read_deployment_file,
     redact_url,
@@ -435,11 +436,25 @@ def deploy_command(
     slash_bps: Annotated[
         int, typer.Option("--slash-bps", help="Share of a stake slashed per offense (bps).")
     ] = 5000,
+    limits_name: Annotated[
+        str,
+        typer.Option(
+            "--limits",
+            help="The bounds every task must respect: production (join window 1 h to 30 days, "
+            "round windows 60 s to 7 days, miner stake >= 0.01 ETH) or devnet (windows from "
+            "1 s, stake >= 10^12 wei: only for chains whose participants are local processes).",
+        ),
+    ] = "production",
     as_json: JsonOpt = False,
 ) -> None:
     """Deploy the FedChain contracts to a JSON-RPC node with your key; write the deployment file."""
     from fedchain.chain.connection import connect
-    from fedchain.chain.deploy import deploy_fedchain
+    from fedchain.chain.deploy import DEVNET_LIMITS, PRODUCTION_LIMITS, deploy_fedchain
+
+    presets = {"production": PRODUCTION_LIMITS, "devnet": DEVNET_LIMITS}
+    if limits_name not in presets:
+        raise ConfigError(f"--limits must be production or devnet, not {limits_name!r}")
+    limits = presets[limits_name]
 
     if not rpc_url:
         raise ConfigError(f"no RPC URL: pass --rpc-url or set {RPC_URL_ENV}")
@@ -469,7 +484,7 @@ def deploy_command(
             )
         deployment = deploy_fedchain(
             chain, deployer=account, gamma_max=gamma_max, threshold=threshold,
-            base_credits=base_credits, slash_bps=slash_bps,
+            base_credits=base_credits, slash_bps=slash_bps, limits=limits,
         )  # fmt: skip
         document = {
             **deployment.to_json(), "rpc_url": rpc_url if shareable else None,
@@ -478,6 +493,7 @@ def deploy_command(
     path = write_json_file(out_file, document, overwrite=force)
     out = Output(as_json)
     out.line(f"deployed on chain {document['chain_id']}: TaskManager {document['task_manager']}")
+    out.line(f"task limits ({limits_name}): {limits_summary(limits)}")
     out.line(f"deployment file: {path}")
     if not shareable:
         out.line(
@@ -486,7 +502,7 @@ def deploy_command(
         )
     out.result({
         **document, "rpc_url": redact_url(rpc_url), "deployment_file": str(path),
-        "deployer": account.address,
+        "deployer": account.address, "limits": limits_name,
     })  # fmt: skip
 
 

@@ -49,8 +49,10 @@ from fedchain.cli.common import (
     StoreOpt,
     TimeoutOpt,
     drive,
+    limits_summary,
     load_key,
     open_session,
+    read_limits,
     redact_url,
     relative_time,
     resolve_node_timeout,
@@ -62,8 +64,10 @@ from fedchain.report import format_wei, round_table, short_address, summary_line
 if TYPE_CHECKING:
     import numpy as np
 
+    from fedchain.chain.deploy import Limits
     from fedchain.roles.chainview import TaskLog, TaskState
     from fedchain.roles.requester import Requester
+    from fedchain.roles.taskfile import TaskFile
 
     _TestSplit = tuple[np.ndarray, np.ndarray]
 
@@ -74,6 +78,13 @@ __all__ = ["NO_MODEL_EXIT", "app", "fresh_view", "task_result"]
 NO_MODEL_EXIT: Final = 4
 _DEFAULT_DEPLOYMENT: Final = Path("deployment.json")
 _DEFAULT_SETTLE_AFTER: Final = 60.0
+#: Miner seats of a task (the contract's ``_MAX_MINERS``): with every client seat, what a task
+#: must fill before its requester may start it ahead of the join deadline.
+MAX_MINERS: Final = 64
+#: createTask reverts of a task file outside the deployment's limits, by error name.
+_LIMIT_ERRORS: Final = (
+    "TaskManagerInvalidDurations", "TaskManagerInvalidJoinDeadline", "TaskManagerInvalidMinerStake",
+)  # fmt: skip
 
 app = typer.Typer(
     help="Publish a task, follow it as its requester, read its status.",
@@ -127,6 +138,53 @@ def _test_split(dataset: str | None, data: Path | None) -> _TestSplit | None:
     return ds.x_test, ds.y_test
 
 
+# -- the deployment's limits ------------------------------------------------------------------
+
+
+def check_limits(task: TaskFile, limits: Limits, source: object) -> None:
+    """Refuse, in one line, a task file whose windows or stake the deployment's limits (read
+    from its TaskManager) forbid: createTask would revert. Nothing is stored or locked yet."""
+    from fedchain.chain.deploy import PRODUCTION_LIMITS
+
+    problems = []
+    for key, value, low, high in (
+        ("[task] join_window", task.join_window, limits.min_join_window, limits.max_join_window),
+        ("[task] submit_window", task.submit_window, limits.min_round_window,
+         limits.max_round_window),
+        ("[task] verdict_window", task.verdict_window, limits.min_round_window,
+         limits.max_round_window),
+    ):  # fmt: skip
+        if not low <= value <= high:
+            problems.append(f"{key} = {value} is outside {low}..{high} s")
+    if task.min_miner_stake < limits.min_stake_floor:
+        problems.append(
+            f"[rewards] min_miner_stake = {format_wei(task.min_miner_stake)} is below "
+            f"{format_wei(limits.min_stake_floor)}"
+        )
+    if problems:
+        kind = "production" if limits == PRODUCTION_LIMITS else "these"
+        raise ConfigError(
+            f"{source}: {'; '.join(problems)} — the deployment's {kind} limits: "
+            f"{limits_summary(limits)}; nothing was published"
+        )
+
+
+def _start_text(state: TaskState, now: int) -> str:
+    """When a joining task starts: at its join deadline, or before only once it is full."""
+    return (
+        f"starts when joining closes ({relative_time(state.join_deadline - now)}), earlier only "
+        f"if all {state.max_clients} client and {MAX_MINERS} miner seats are taken"
+    )
+
+
+def _needs_text(state: TaskState) -> str:
+    """What a task needs at its join deadline to start: miners, and stake when it asks some."""
+    needs = f"at least {state.committee_size} miner(s) for the {state.committee_size} seats"
+    if state.min_total_stake:
+        needs += f" and {format_wei(state.min_total_stake)} staked in all"
+    return needs
+
+
 # -- reading a task ---------------------------------------------------------------------------
 
 
@@ -173,9 +231,17 @@ def _status_line(state: TaskState, now: int, finalized: int) -> str:
     else:
         parts.append(f"rounds finalized {finalized}/{state.rounds}")
     parts.append(f"clients {state.client_count}/{state.max_clients}")
-    parts.append(f"miners {state.miner_count} (committee {state.committee_size})")
+    parts.append(f"miners {state.miner_count} (committee seats {state.committee_size})")
+    if state.min_total_stake or state.status is TaskStatus.JOINING:
+        stake = f"staked {format_wei(state.total_stake)}"
+        if state.min_total_stake:
+            stake += f" of {format_wei(state.min_total_stake)} needed"
+        parts.append(stake)
     if state.status is TaskStatus.JOINING:
-        parts.append(f"joining closes {relative_time(state.join_deadline - now)}")
+        parts.append(_start_text(state, now))
+        shortfall = state.start_shortfall()
+        if shortfall:
+            parts.append(f"not startable yet: {shortfall}")
     elif state.status is TaskStatus.RUNNING:
         parts.append(f"submissions close {relative_time(state.submit_deadline - now)}")
         parts.append(f"verdict due {relative_time(state.verdict_deadline - now)}")
@@ -217,9 +283,14 @@ def _describe_requester(requester: Requester) -> Describe:
         now = chain_now(requester.who.chain)
         if state.status is TaskStatus.JOINING:
             status = (
-                f"waiting for participants: {state.client_count}/{state.max_clients} clients, "
-                f"{state.miner_count}/{state.committee_size} miners; joining closes "
-                f"{relative_time(state.join_deadline - now)}"
+                f"joining: {state.client_count}/{state.max_clients} clients, "
+                f"{state.miner_count} miner(s) for {state.committee_size} committee seat(s)"
+            )
+            if state.min_total_stake:
+                status += (f", {format_wei(state.total_stake)} of "
+                           f"{format_wei(state.min_total_stake)} staked")  # fmt: skip
+            status += (
+                f"; the task starts when joining closes {relative_time(state.join_deadline - now)}"
             )
         elif state.status is TaskStatus.RUNNING:
             r = state.round
@@ -583,7 +654,8 @@ def create_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Publish TASK_FILE's task (initial model on the store, reward escrowed); print its id."""
-    from fedchain.roles.chainview import read_task
+    from fedchain.chain.errors import ContractError
+    from fedchain.roles.chainview import chain_now, read_task
     from fedchain.roles.requester import (
         DuplicateTaskError,
         PendingTransactionsError,
@@ -610,8 +682,18 @@ def create_command(
         store=store,
         node_timeout=resolve_node_timeout(node_timeout),
     ) as session:
+        limits = read_limits(session.deployment.tasks)
+        check_limits(task, limits, task_file)  # before the store or the escrow is touched
         try:
             task_id = publish_task(session.participant(), task, force=force)
+        except ContractError as exc:
+            if exc.error_name not in _LIMIT_ERRORS:
+                raise
+            raise ConfigError(
+                f"{task_file}: the TaskManager refused the task ({exc}): its windows and stake "
+                f"must respect the deployment's limits: {limits_summary(limits)}; nothing was "
+                "locked"
+            ) from None
         except PendingTransactionsError as exc:
             raise PendingTransactionsError(f"{exc}, or pass --force to publish now") from None
         except DuplicateTaskError as exc:
@@ -627,13 +709,16 @@ def create_command(
             "initial_model": _initial_cid(session, task_id), "rounds": task.rounds,
             "max_clients": task.max_clients, "committee_size": task.committee_size,
             "join_deadline": state.join_deadline, "client_mortgage": task.client_mortgage,
-            "min_miner_stake": task.min_miner_stake, "notes": list(task.notes),
+            "min_miner_stake": task.min_miner_stake, "min_total_stake": task.min_total_stake,
+            "notes": list(task.notes),
         }  # fmt: skip
         out.line(
             f"task {task_id} created: {task.rounds} round(s), up to {task.max_clients} clients, "
             f"committee {task.committee_size}; escrow {format_wei(task.escrow)}; initial model "
             f"{created['initial_model']}"
         )
+        now = chain_now(session.chain)
+        out.line(f"task {task_id} {_start_text(state, now)}; it needs {_needs_text(state)}")
         if not follow:
             out.line(
                 f"participants join with 'fedchain client run --task {task_id} ...' and "
@@ -700,7 +785,7 @@ def list_command(
     """List the deployment's tasks: status, requester, rounds done, escrow (no key needed)."""
     from rich.table import Table
 
-    from fedchain.roles.chainview import read_task
+    from fedchain.roles.chainview import TaskStatus, chain_now, read_task
 
     requester = None
     if mine:  # only the address: a keystore names it without being decrypted
@@ -711,6 +796,7 @@ def list_command(
     with open_session(deployment, rpc_url, with_store=False) as session:
         tasks = session.deployment.tasks
         states = [read_task(tasks, i) for i in range(1, int(tasks.taskCount()) + 1)]
+        now = chain_now(session.chain)
     if requester is not None:
         states = [s for s in states if s.requester.lower() == requester.lower()]
     rows: list[dict[str, Any]] = [
@@ -718,21 +804,30 @@ def list_command(
             "task_id": s.task_id, "status": s.status.name.lower(), "requester": s.requester,
             "rounds_done": s.round, "rounds": s.rounds, "escrow": s.rounds * s.per_round_reward,
             "clients": s.client_count, "max_clients": s.max_clients, "miners": s.miner_count,
+            "committee_size": s.committee_size, "total_stake": s.total_stake,
+            "min_total_stake": s.min_total_stake, "join_deadline": s.join_deadline,
         }
         for s in states
     ]  # fmt: skip
+    joining = {s.task_id for s in states if s.status is TaskStatus.JOINING}
     if rows:
         table = Table(title_justify="left")
         table.add_column("id", justify="right")
         for name in ("status", "requester"):
             table.add_column(name)
-        for name in ("rounds", "clients", "escrow"):
+        for name in ("rounds", "clients", "miners/seats", "escrow"):
             table.add_column(name, justify="right")
+        table.add_column("starts")
         for row in rows:
+            starts = (
+                f"{relative_time(row['join_deadline'] - now)} (join deadline)"
+                if row["task_id"] in joining else ""
+            )  # fmt: skip
             table.add_row(
                 str(row["task_id"]), row["status"], short_address(row["requester"]),
                 f"{row['rounds_done']}/{row['rounds']}",
-                f"{row['clients']}/{row['max_clients']}", _ether(row["escrow"]),
+                f"{row['clients']}/{row['max_clients']}",
+                f"{row['miners']}/{row['committee_size']}", _ether(row["escrow"]), starts,
             )  # fmt: skip
         out.out.print(table)
     else:

@@ -290,8 +290,9 @@ class Requester(TaskRole):
             if error_name(exc) in (
                 "TaskManagerWrongStatus", "TaskManagerNotCancellable",
                 "TaskManagerVerdictWindowOpen", "TaskManagerNoLeaderLeft",
+                "TaskManagerJoinStillOpen",  # the wall clock passed the deadline, no block yet
             ):  # fmt: skip
-                return Activity.WAITING  # someone else did it first
+                return Activity.WAITING  # someone else did it first, or not yet: look again
             raise
         self.who.say(f"task {self.task_id} {what}")
         return Activity.ACTED

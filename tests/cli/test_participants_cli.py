@@ -232,7 +232,8 @@ def deployment(
 ) -> Path:  # fmt: skip
     """A fresh deployment on the node, written by ``fedchain deploy``; its path."""
     monkeypatch.setenv("FEDCHAIN_PRIVATE_KEY", KEYS[0])
-    code, out, err = run(["deploy", "--rpc-url", node.url, "--out", "dep.json", "--json"], capsys)
+    argv = ["deploy", "--rpc-url", node.url, "--out", "dep.json", "--limits", "devnet", "--json"]
+    code, out, err = run(argv, capsys)
     assert code == 0, err
     document = json.loads(out.strip().splitlines()[-1])
     assert document["rpc_url"] == node.url and document["deployer"] == ACCOUNTS[0].address
@@ -318,7 +319,7 @@ def test_deploy_keeps_rpc_credentials_out(
 def test_a_whole_task_one_process_per_participant(
     node: AnvilNode, deployment: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (tmp_path / "task.toml").write_text(TASK_TOML.format(join_window=60))
+    (tmp_path / "task.toml").write_text(TASK_TOML.format(join_window=30))
     store = tmp_path / "store"
     first = _task_count(node.url, deployment) + 1
     common = ["--poll", "0.2", "--timeout", "90", "--json"]

@@ -40,7 +40,7 @@ rounds = {rounds}
 max_clients = 1
 committee_size = 1
 byzantine_f = 0
-join_window = 120
+join_window = 45
 submit_window = {submit_window}
 verdict_window = 30
 
@@ -156,7 +156,9 @@ def deployment(
 ) -> Path:  # fmt: skip
     """A fresh deployment on the node, written by ``fedchain deploy``; its path."""
     monkeypatch.setenv("FEDCHAIN_PRIVATE_KEY", KEYS[0])
-    code, _, err = run(["deploy", "--rpc-url", node.url, "--out", "dep.json"], capsys)
+    code, _, err = run(
+        ["deploy", "--rpc-url", node.url, "--out", "dep.json", "--limits", "devnet"], capsys
+    )
     assert code == 0, err
     monkeypatch.delenv("FEDCHAIN_PRIVATE_KEY")
     return tmp_path / "dep.json"
@@ -375,3 +377,32 @@ def test_follow_writes_a_run_directory_and_names_the_fetch_command(
     code, _, err = run(shlex.split(command)[1:], capsys)
     assert code == 0, err
     assert (tmp_path / "final.safetensors").stat().st_size > 0
+
+
+@pytest.mark.anvil
+def test_a_task_file_outside_the_deployments_limits_is_refused_before_anything_is_locked(
+    node: AnvilNode, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """``fedchain deploy`` defaults to the production limits (an hour to join at least); the
+    example task file's 10-minute join window is refused in one line, and no task is created."""
+    monkeypatch.setenv("FEDCHAIN_PRIVATE_KEY", KEYS[0])
+    code, _, err = run(["deploy", "--rpc-url", node.url, "--out", "d.json", "--limits", "x"],
+                       capsys)  # fmt: skip
+    assert code == 1 and "--limits must be production or devnet" in error_line(err)
+    code, out, err = run(["deploy", "--rpc-url", node.url, "--out", "prod.json"], capsys)
+    assert code == 0, err
+    assert "task limits (production): join window 1 h to 30 days" in out
+    code, _, err = run(["task", "init"], capsys)
+    assert code == 0, err
+    monkeypatch.setenv("FEDCHAIN_PRIVATE_KEY", KEYS[1])
+    with connect(node.url) as chain:
+        before = chain.balance(ACCOUNTS[1].address)
+    code, _, err = run(["task", "create", "task.toml", "--deployment", "prod.json"], capsys)
+    assert code == 1
+    line = error_line(err)
+    assert line.startswith("error: task.toml: [task] join_window = 600 is outside 3600..")
+    assert "production limits" in line and "nothing was published" in line
+    assert _task_count(node.url, tmp_path / "prod.json") == 0
+    with connect(node.url) as chain:
+        assert chain.balance(ACCOUNTS[1].address) == before

@@ -39,7 +39,7 @@ rounds = {ROUNDS}
 max_clients = {CLIENTS}
 committee_size = {MINERS}
 byzantine_f = 1
-join_window = 600
+join_window = 40
 submit_window = 30
 verdict_window = 20
 
@@ -80,8 +80,16 @@ def test_interrupts_and_a_node_restart_lose_nothing(tmp_path: Path) -> None:
     node = _node(port, state_file).start()
     everyone: list[Participant] = []
     try:
-        deploy = Participant("deploy", ["deploy", "--rpc-url", node.url, "--out",
-                                        str(deployment_file)], keys[0], logs).start()  # fmt: skip
+        argv = [
+            "deploy",
+            "--rpc-url",
+            node.url,
+            "--limits",
+            "devnet",
+            "--out",
+            str(deployment_file),
+        ]
+        deploy = Participant("deploy", argv, keys[0], logs).start()
         assert deploy.proc is not None and deploy.proc.wait(120) == 0, deploy.output()
         (tmp_path / "task.toml").write_text(TASK_TOML)
         common = ["--deployment", str(deployment_file), "--store",
