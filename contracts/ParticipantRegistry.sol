@@ -17,12 +17,16 @@ contract ParticipantRegistry is IParticipantRegistry {
 
     address private _taskManager;
     mapping(address participant => Account) private _accounts;
-    mapping(address client => mapping(bytes32 category => uint32 count)) private _profileCount;
+    /// @dev Per (client, category): profile count (bits 0..31) | declared samples (bits 32..255).
+    mapping(address client => mapping(bytes32 category => uint256 stats)) private _profileStats;
     mapping(address client => mapping(bytes32 contentHash => bytes32 category)) private _profiles;
     mapping(address client => mapping(bytes32 contentHash => uint64 size)) private _profileSizes;
-    mapping(address client => mapping(bytes32 category => uint256 samples)) private _sampleTotals;
-    /// @dev Net reputation change per (participant, requester) scope; gamma = clamp(h + score).
+    /// @dev Net reputation change per (participant, requester) scope, gamma = clamp(h + score),
+    ///      for every requester but the participant's home one (kept in its Account word, so a
+    ///      client working for one requester never pays for a new slot).
     mapping(address participant => mapping(address requester => int256 score)) private _scores;
+    mapping(address requester => uint32 id) private _requesterIds;
+    uint32 private _requesterCount;
 
     /// @param gammaMax_ maximum reputation gammamax (paper 004: 100).
     /// @param threshold_ threshold h, also every participant's initial reputation (paper 004: 5).
@@ -68,8 +72,7 @@ contract ParticipantRegistry is IParticipantRegistry {
         }
         _profiles[msg.sender][key] = profile.category;
         _profileSizes[msg.sender][key] = profile.size;
-        _profileCount[msg.sender][profile.category] += 1;
-        _sampleTotals[msg.sender][profile.category] += profile.size;
+        _profileStats[msg.sender][profile.category] += 1 | (uint256(profile.size) << 32);
         emit DataProfileAdded(msg.sender, profile.category, profile);
     }
 
@@ -78,8 +81,7 @@ contract ParticipantRegistry is IParticipantRegistry {
         bytes32 category = _profiles[msg.sender][contentHash];
         if (category == bytes32(0)) revert ParticipantRegistryUnknownProfile(msg.sender, contentHash);
         delete _profiles[msg.sender][contentHash];
-        _profileCount[msg.sender][category] -= 1;
-        _sampleTotals[msg.sender][category] -= _profileSizes[msg.sender][contentHash];
+        _profileStats[msg.sender][category] -= 1 | (uint256(_profileSizes[msg.sender][contentHash]) << 32);
         delete _profileSizes[msg.sender][contentHash];
         emit DataProfileRemoved(msg.sender, category, contentHash);
     }
@@ -103,12 +105,30 @@ contract ParticipantRegistry is IParticipantRegistry {
         uint256 count,
         uint256 earned
     ) external onlyTaskManager returns (uint16 reputation) {
-        uint16 previous = _reputation(participant, requester);
+        Account memory account = _accounts[participant];
+        uint32 id = _requesterIds[requester];
+        if (id == 0) {
+            id = ++_requesterCount;
+            _requesterIds[requester] = id;
+        }
+        uint16 previous = _reputationIn(account, participant, requester, id);
         uint256 end = Reputation.applyAll(gammaAtJoin, evaluations, count, _gammaMax, _threshold);
-        // Both are below 2^16: the casts are exact.
-        _scores[participant][requester] += int256(end) - int256(gammaAtJoin);
-        reputation = _reputation(participant, requester);
-        if (earned != 0) _accounts[participant].credits += uint128(earned);
+        // Both are below 2^16: the conversions are exact.
+        int256 delta = int256(end) - int256(gammaAtJoin);
+        if (account.homeRequester == 0) account.homeRequester = id;
+        if (account.homeRequester == id) {
+            int256 score = int256(account.homeScore) + delta;
+            // Saturates instead of reverting (a settlement must always go through); 2^31 is
+            // millions of tasks away.
+            if (score > type(int32).max) score = type(int32).max;
+            if (score < type(int32).min) score = type(int32).min;
+            account.homeScore = int32(score);
+        } else {
+            _scores[participant][requester] += delta;
+        }
+        account.credits += uint128(earned);
+        _accounts[participant] = account;
+        reputation = _reputationIn(account, participant, requester, id);
         emit TaskOutcomeApplied(participant, taskId, requester, previous, reputation, uint128(earned));
     }
 
@@ -127,10 +147,12 @@ contract ParticipantRegistry is IParticipantRegistry {
         view
         returns (uint8 roles, uint16 reputation, bool hasCategory, uint256 samples)
     {
-        roles = _accounts[participant].roles;
-        reputation = _reputation(participant, requester);
-        hasCategory = category != bytes32(0) && _profileCount[participant][category] != 0;
-        samples = _sampleTotals[participant][category];
+        Account memory account = _accounts[participant];
+        roles = account.roles;
+        reputation = _reputationIn(account, participant, requester, _requesterIds[requester]);
+        uint256 stats = _profileStats[participant][category];
+        hasCategory = category != bytes32(0) && uint32(stats) != 0;
+        samples = stats >> 32;
     }
 
     /// @inheritdoc IParticipantRegistry
@@ -144,8 +166,13 @@ contract ParticipantRegistry is IParticipantRegistry {
     }
 
     /// @inheritdoc IParticipantRegistry
+    function requesterId(address requester) external view returns (uint32) {
+        return _requesterIds[requester];
+    }
+
+    /// @inheritdoc IParticipantRegistry
     function sampleTotal(address client, bytes32 category) external view returns (uint256) {
-        return _sampleTotals[client][category];
+        return _profileStats[client][category] >> 32;
     }
 
     /// @inheritdoc IParticipantRegistry
@@ -155,7 +182,7 @@ contract ParticipantRegistry is IParticipantRegistry {
 
     /// @inheritdoc IParticipantRegistry
     function profileCount(address client, bytes32 category) external view returns (uint32) {
-        return _profileCount[client][category];
+        return uint32(_profileStats[client][category]);
     }
 
     /// @inheritdoc IParticipantRegistry
@@ -188,7 +215,7 @@ contract ParticipantRegistry is IParticipantRegistry {
         uint8 roles = account.roles;
         if (roles & role != 0) revert ParticipantRegistryAlreadyRegistered(msg.sender, role);
         if (roles == 0) {
-            account.registeredAt = uint64(block.timestamp);
+            account.registeredAt = uint40(block.timestamp);
             account.credits = _baseCredits;
         }
         account.roles = roles | role;
@@ -196,8 +223,20 @@ contract ParticipantRegistry is IParticipantRegistry {
     }
 
     function _reputation(address participant, address requester) private view returns (uint16) {
-        if (_accounts[participant].roles == 0) return 0;
-        int256 gamma = int256(uint256(_threshold)) + _scores[participant][requester];
+        return _reputationIn(_accounts[participant], participant, requester, _requesterIds[requester]);
+    }
+
+    /// @dev clamp(h + score, 0, gammamax) in `requester`'s scope (id `id`, 0 if it has none).
+    function _reputationIn(Account memory account, address participant, address requester, uint32 id)
+        private
+        view
+        returns (uint16)
+    {
+        if (account.roles == 0) return 0;
+        int256 score;
+        if (id != 0 && account.homeRequester == id) score = account.homeScore;
+        else if (account.homeRequester != 0) score = _scores[participant][requester]; // else none yet
+        int256 gamma = int256(uint256(_threshold)) + score;
         if (gamma <= 0) return 0;
         // Clamped to [0, gammamax] < 2^16 just above and below.
         return gamma >= int256(uint256(_gammaMax)) ? _gammaMax : uint16(uint256(gamma));

@@ -32,10 +32,16 @@ interface IParticipantRegistry {
     /// @param roles bit 0 client, bit 1 miner.
     /// @param registeredAt block timestamp of the first registration.
     /// @param credits M10b eq. 12 credits C = C_base + C_obtain (wei of rewards obtained).
+    /// @param homeRequester id ({requesterId}) of the first requester whose task settled this
+    ///        participant (0: none yet); its reputation score there is kept in this record,
+    ///        scores with other requesters in a mapping.
+    /// @param homeScore the net reputation change in the home requester's scope.
     struct Account {
         uint8 roles;
-        uint64 registeredAt;
+        uint40 registeredAt;
         uint128 credits;
+        uint32 homeRequester;
+        int32 homeScore;
     }
 
     /// @notice Emitted when `participant` registers a role (1 client, 2 miner).
@@ -134,6 +140,9 @@ interface IParticipantRegistry {
     /// @notice M9 reputation gamma of `participant` in `requester`'s tasks: h plus the net
     ///         change of its settled tasks there, clamped to [0, gammamax] (0 for the unregistered).
     function reputationOf(address participant, address requester) external view returns (uint16);
+
+    /// @notice The registry's id of a requester (1, 2, ... in order of first settlement; 0 none).
+    function requesterId(address requester) external view returns (uint32);
 
     /// @notice Samples declared by `client`'s profiles in `category`.
     function sampleTotal(address client, bytes32 category) external view returns (uint256);

@@ -155,9 +155,6 @@ interface ITaskManager is ITaskManagerErrors, ITaskManagerEvents {
     /// @notice The client's current join nonce (signed into its join permits).
     function joinNonce(address client) external view returns (uint256);
 
-    /// @notice The sample count fixed for client `index` at join (its declared profiles).
-    function clientSamples(uint256 taskId, uint256 index) external view returns (uint256);
-
     /// @notice Wei of slashed stake burned so far (held by this contract, owed to nobody).
     function burnedStake() external view returns (uint256);
 

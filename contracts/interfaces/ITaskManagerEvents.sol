@@ -16,7 +16,9 @@ interface ITaskManagerEvents is ITaskTypes {
         uint256 escrow
     );
     /// @notice `client` joined as client number `index` (its bit in round bitmaps), with
-    ///         reputation `reputation`, locking the task's client mortgage.
+    ///         reputation `reputation` in the requester's scope, locking the task's client
+    ///         mortgage; `samples` is what its profiles in the category declare, fixed for this
+    ///         task (the committee weighs its updates by at most this).
     event ClientJoined(
         uint256 indexed taskId, address indexed client, uint8 index, uint16 reputation, uint32 samples
     );

@@ -170,7 +170,6 @@ interface ITaskTypes {
         MemberRole role;
         uint8 index;
         uint16 reputationAtJoin;
-        uint32 samples;
     }
 
     /// @notice What settling a client pays and records.

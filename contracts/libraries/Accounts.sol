@@ -12,6 +12,7 @@ pragma solidity 0.8.28;
 ///      bit    97      overflow: the account holds (or held) a membership in the mapping
 ///      bits 104..167  inline membership 0, bits 168..231 inline membership 1, each
 ///                     taskId (32) | role (8) << 32 | index (8) << 40 | reputation at join (16) << 48
+///      bits 232..255  the join-permit nonce (revocations and exits; wraps after 2^24)
 ///      A membership whose task id does not fit 32 bits, or that finds both inline places
 ///      taken, goes to the TaskManager's `_members` mapping instead.
 library Accounts {
@@ -21,6 +22,7 @@ library Accounts {
     uint256 internal constant NONE = type(uint256).max;
     uint256 private constant _ENTRY0 = 104;
     uint256 private constant _ENTRY_MASK = (uint256(1) << 64) - 1;
+    uint256 private constant _NONCE0 = 232;
 
     /// @notice The balance held in `word`.
     function balance(uint256 word) internal pure returns (uint256) {
@@ -61,6 +63,16 @@ library Accounts {
             if ((entry(word, k) >> 32) & 0xff == 0) return k;
         }
         return NONE;
+    }
+
+    /// @notice The join-permit nonce held in `word`.
+    function joinNonce(uint256 word) internal pure returns (uint256) {
+        return word >> _NONCE0;
+    }
+
+    /// @notice `word` with join-permit nonce `nonce` (kept modulo 2^24).
+    function withJoinNonce(uint256 word, uint256 nonce) internal pure returns (uint256) {
+        return (word & ((uint256(1) << _NONCE0) - 1)) | ((nonce & 0xffffff) << _NONCE0);
     }
 
     /// @notice `word` with place `k` set to the packed membership `e` (0 clears it).

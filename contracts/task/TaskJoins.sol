@@ -2,6 +2,7 @@
 pragma solidity 0.8.28;
 
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {Accounts} from "../libraries/Accounts.sol";
 import {TaskSignatures} from "./TaskSignatures.sol";
 
 /// @title TaskJoins
@@ -34,7 +35,9 @@ abstract contract TaskJoins is TaskSignatures {
             address client = p.client;
             if (block.timestamp > p.deadline) revert TaskManagerPermitExpired(taskId, client, p.deadline);
             bytes32 hash = _hashTypedDataV4(
-                keccak256(abi.encode(_JOIN_TYPEHASH, taskId, mortgage, _joinNonces[client], p.deadline))
+                keccak256(
+                    abi.encode(_JOIN_TYPEHASH, taskId, mortgage, Accounts.joinNonce(_accounts[client]), p.deadline)
+                )
             );
             (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(hash, p.v, p.r, p.s);
             if (err != ECDSA.RecoverError.NoError || signer != client) revert TaskManagerInvalidSignature(taskId, k);
@@ -48,9 +51,7 @@ abstract contract TaskJoins is TaskSignatures {
 
     /// @notice See {ITaskManager-revokeJoinPermits}.
     function revokeJoinPermits() external {
-        uint256 nonce = _joinNonces[msg.sender] + 1;
-        _joinNonces[msg.sender] = nonce;
-        emit JoinPermitsRevoked(msg.sender, nonce);
+        _bumpJoinNonce(msg.sender);
     }
 
     /// @dev Checks eligibility and records the member; the caller updates counters and funds.
@@ -68,9 +69,9 @@ abstract contract TaskJoins is TaskSignatures {
         if (reputation < minimum) revert TaskManagerReputationTooLow(taskId, client, reputation, minimum);
         uint8 index = uint8(s.clientCount);
         _enroll(taskId, client, Member({role: MemberRole.Client, index: index, gammaAtJoin: reputation}), debit);
-        // H-3: the sample count is the client's registered data in the category, fixed now.
+        // H-3: the sample count is the client's registered data in the category, fixed now (in
+        // the event: only the committee reads it).
         if (samples > type(uint32).max) samples = type(uint32).max;
-        _setSampleCount(taskId, index, samples);
         s.clientCount += 1;
         emit ClientJoined(taskId, client, index, reputation, uint32(samples));
     }

@@ -110,14 +110,12 @@ abstract contract TaskSetup is TaskCommittee {
             Member memory moved = _memberOf(taskId, lastMember);
             if (moved.role != m.role || moved.index != last) revert TaskManagerNotLastMember(taskId, lastMember);
             _setMemberIndex(taskId, lastMember, m.index);
-            if (client) _setSampleCount(taskId, m.index, _sampleCount(taskId, last));
-            else _miners[taskId][m.index] = _miners[taskId][last];
+            if (!client) _miners[taskId][m.index] = _miners[taskId][last];
         }
         Funds storage funds = _funds[taskId];
         if (client) {
-            _setSampleCount(taskId, last, 0);
             _states[taskId].clientCount = uint16(last);
-            _joinNonces[msg.sender] += 1; // a relayer cannot re-join it with an old permit
+            _bumpJoinNonce(msg.sender); // a relayer cannot re-join it with an old permit
         } else {
             delete _miners[taskId][last];
             funds.totalStake -= uint96(refund);

@@ -140,11 +140,7 @@ abstract contract TaskStorage is ITaskManagerErrors, ITaskManagerEvents {
     // slither-disable-next-line uninitialized-state
     mapping(uint256 taskId => mapping(uint256 word => uint256 counts)) internal _offenses; // 8 bits per miner
     // slither-disable-next-line uninitialized-state
-    mapping(uint256 taskId => mapping(uint256 word => uint256 counts)) internal _samples; // 32 bits per client
-    // slither-disable-next-line uninitialized-state
     mapping(uint256 taskId => uint256 stake) internal _minTotalStakes;
-    // slither-disable-next-line uninitialized-state
-    mapping(address client => uint256 nonce) internal _joinNonces;
     uint256 internal _burned; // slashed stake: never paid to anyone
 
     constructor(IParticipantRegistry registry_, IModelRegistry models_, uint256 slashBps_, Limits memory limits_) {
@@ -293,15 +289,12 @@ abstract contract TaskStorage is ITaskManagerErrors, ITaskManagerEvents {
         return (_offenses[taskId][index >> 5] >> ((index & 31) * 8)) & 0xff;
     }
 
-    /// @dev The sample count fixed for client `index` at join.
-    function _sampleCount(uint256 taskId, uint256 index) internal view returns (uint256) {
-        return (_samples[taskId][index >> 3] >> ((index & 7) * 32)) & 0xffffffff;
-    }
-
-    function _setSampleCount(uint256 taskId, uint256 index, uint256 count) internal {
-        uint256 shift = (index & 7) * 32;
-        uint256 word = _samples[taskId][index >> 3];
-        _samples[taskId][index >> 3] = (word & ~(uint256(0xffffffff) << shift)) | (count << shift);
+    /// @dev Voids `client`'s join permits: bumps the nonce kept in its account word.
+    function _bumpJoinNonce(address client) internal {
+        uint256 word = _accounts[client];
+        uint256 nonce = Accounts.joinNonce(word) + 1;
+        _accounts[client] = Accounts.withJoinNonce(word, nonce) | Accounts.OPENED;
+        emit JoinPermitsRevoked(client, nonce);
     }
 
     function _quorum(uint256 size) internal pure returns (uint256) {

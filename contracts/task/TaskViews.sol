@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {Accounts} from "../libraries/Accounts.sol";
 import {Sortition} from "../libraries/Sortition.sol";
 import {TaskCommittee} from "./TaskCommittee.sol";
 
@@ -45,8 +46,7 @@ abstract contract TaskViews is TaskCommittee {
     /// @notice See {ITaskManager-memberOf}.
     function memberOf(uint256 taskId, address account) external view returns (MemberInfo memory) {
         Member memory m = _memberOf(taskId, account);
-        uint32 samples = m.role == MemberRole.Client ? uint32(_sampleCount(taskId, m.index)) : 0;
-        return MemberInfo({role: m.role, index: m.index, reputationAtJoin: m.gammaAtJoin, samples: samples});
+        return MemberInfo({role: m.role, index: m.index, reputationAtJoin: m.gammaAtJoin});
     }
 
     /// @notice See {ITaskManager-minerAt}.
@@ -85,12 +85,7 @@ abstract contract TaskViews is TaskCommittee {
 
     /// @notice See {ITaskManager-joinNonce}.
     function joinNonce(address client) external view returns (uint256) {
-        return _joinNonces[client];
-    }
-
-    /// @notice See {ITaskManager-clientSamples}.
-    function clientSamples(uint256 taskId, uint256 index) external view returns (uint256) {
-        return _sampleCount(taskId, index);
+        return Accounts.joinNonce(_accounts[client]);
     }
 
     /// @notice See {ITaskManager-burnedStake}.

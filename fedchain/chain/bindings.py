@@ -57,6 +57,8 @@ class Account(NamedTuple):
     roles: int
     registeredAt: int
     credits: int
+    homeRequester: int
+    homeScore: int
 
 
 class AttestationSignature(NamedTuple):
@@ -116,7 +118,6 @@ class MemberInfo(NamedTuple):
     role: int
     index: int  # type: ignore[assignment]
     reputationAtJoin: int
-    samples: int
 
 
 class SignedUpdate(NamedTuple):
@@ -821,6 +822,19 @@ class IParticipantRegistry(BoundContract):
             block=block,
         )
 
+    def requesterId(
+        self,
+        requester: str,
+        *,
+        sender: LocalAccount | str | None = None,
+        block: BlockId = "latest",
+    ) -> int:
+        """The registry's id of a requester (1, 2, ... in order of first settlement; 0 none).
+
+        Solidity: ``requesterId(address)`` (view).
+        """
+        return self.call_function("requesterId(address)", requester, sender=sender, block=block)
+
     def sampleTotal(
         self,
         client: str,
@@ -1001,26 +1015,6 @@ class ITaskManager(BoundContract):
         Solidity: ``cancelTask(uint256)`` (nonpayable).
         """
         return self.transact("cancelTask(uint256)", taskId, sender=sender, value=value, gas=gas)
-
-    def clientSamples(
-        self,
-        taskId: int,
-        index: int,
-        *,
-        sender: LocalAccount | str | None = None,
-        block: BlockId = "latest",
-    ) -> int:
-        """The sample count fixed for client `index` at join (its declared profiles).
-
-        Solidity: ``clientSamples(uint256,uint256)`` (view).
-        """
-        return self.call_function(
-            "clientSamples(uint256,uint256)",
-            taskId,
-            index,
-            sender=sender,
-            block=block,
-        )
 
     def clientWeight(
         self,
@@ -2334,6 +2328,19 @@ class ParticipantRegistry(BoundContract):
             block=block,
         )
 
+    def requesterId(
+        self,
+        requester: str,
+        *,
+        sender: LocalAccount | str | None = None,
+        block: BlockId = "latest",
+    ) -> int:
+        """The registry's id of a requester (1, 2, ... in order of first settlement; 0 none).
+
+        Solidity: ``requesterId(address)`` (view).
+        """
+        return self.call_function("requesterId(address)", requester, sender=sender, block=block)
+
     def sampleTotal(
         self,
         client: str,
@@ -2865,26 +2872,6 @@ class TaskManagerExtension(BoundContract):
         Solidity: ``cancelTask(uint256)`` (nonpayable).
         """
         return self.transact("cancelTask(uint256)", taskId, sender=sender, value=value, gas=gas)
-
-    def clientSamples(
-        self,
-        taskId: int,
-        index: int,
-        *,
-        sender: LocalAccount | str | None = None,
-        block: BlockId = "latest",
-    ) -> int:
-        """See {ITaskManager-clientSamples}.
-
-        Solidity: ``clientSamples(uint256,uint256)`` (view).
-        """
-        return self.call_function(
-            "clientSamples(uint256,uint256)",
-            taskId,
-            index,
-            sender=sender,
-            block=block,
-        )
 
     def clientWeight(
         self,
