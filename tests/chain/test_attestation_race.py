@@ -59,8 +59,12 @@ def world(race_world: World) -> Iterator[World]:
 
 def _verdict_stage(w: World) -> tuple[int, bytes, list[LocalAccount]]:
     """A task whose round 0 has the leader's verdict and one attestation: 2 of the quorum of
-    4 (committee of 5). Returns (task, verdict hash, the three members yet to attest)."""
-    task, _ = w.setup(clients=2, miners=5, committeeSize=5, byzantineF=1, rounds=2)
+    4 (committee of 5 distinct members: seats are drawn with replacement, so the test retries
+    the start until a block's hash gives five different ones, about 1 block in 26). Returns
+    (task, verdict hash, the three members yet to attest)."""
+    task, _ = w.create(committeeSize=5, byzantineF=1, rounds=2)
+    w.join(task, range(2), range(5))
+    w.until(lambda: w.start(task), lambda: w.distinct(task, 0), tries=512)
     w.submit(task, 0, [0, 1])
     leader, a, *rest = w.committee(task, 0)
     assert int(w.tasks.quorum(task)) == 4

@@ -56,7 +56,7 @@ def test_create_needs_the_exact_escrow(eworld: World) -> None:
 
 
 def test_join_errors(world: World) -> None:
-    task, spec = world.create(minReputation=0)
+    task, spec = world.create(minReputation=0, committeeSize=1)
     m = spec["clientMortgage"]
     c0, miner = world.clients[0], world.miners[0]
     with reverts("TaskManagerUnknownTask", taskId=99):
@@ -69,6 +69,8 @@ def test_join_errors(world: World) -> None:
         world.tasks.joinAsMiner(task, 10**15, sender=c0)
     with reverts("TaskManagerStakeTooLow", taskId=task, stake=1, minimum=10**15):
         world.tasks.joinAsMiner(task, 1, sender=miner)
+    with reverts("TaskManagerStakeTooHigh", taskId=task, stake=2**88, maximum=2**88 - 1):
+        world.tasks.joinAsMiner(task, 2**88, sender=miner)
     with reverts("TaskManagerWrongStakePayment", taskId=task, stake=10**15, sent=1):
         world.tasks.joinAsMiner(task, 10**15, sender=miner, value=1)
     world.tasks.joinAsClient(task, sender=c0, value=m)  # paid with the call, balance untouched
@@ -89,6 +91,12 @@ def test_join_errors(world: World) -> None:
         world.tasks.joinAsClient(picky, sender=c0)
     with reverts("TaskManagerJoinStillOpen", taskId=task):
         world.tasks.startTask(task, sender=world.outsider)
+    with reverts("TaskManagerJoinStillOpen", taskId=task):  # early only when the task is full
+        world.tasks.startTask(task, sender=world.requester)
+    two, _ = world.create(committeeSize=2)
+    world.join(two, [0], [0])
+    short, _ = world.create(committeeSize=1, minTotalStake=2 * 10**15)
+    world.join(short, [4], [1])
     world.chain.increase_time(1001)
     with reverts("TaskManagerJoinClosed", taskId=task):
         world.tasks.joinAsClient(task, sender=world.clients[2])
@@ -96,6 +104,12 @@ def test_join_errors(world: World) -> None:
     world.chain.increase_time(1001)
     with reverts("TaskManagerNotStartable", taskId=empty, clientCount=0, minerCount=0):
         world.tasks.startTask(empty, sender=world.outsider)
+    # Fewer distinct miners than committeeSize: the committee is not shrunk to fit.
+    with reverts("TaskManagerNotStartable", taskId=two, clientCount=1, minerCount=1):
+        world.tasks.startTask(two, sender=world.outsider)
+    with reverts("TaskManagerStakeShortfall", taskId=short, totalStake=10**15,
+                 required=2 * 10**15):  # fmt: skip
+        world.tasks.startTask(short, sender=world.outsider)
     world.tasks.startTask(task, sender=world.outsider)  # anyone, after the join deadline
     with reverts(
         "TaskManagerWrongStatus", taskId=task, status=STATUS["Running"], expected=STATUS["Joining"]
@@ -105,10 +119,15 @@ def test_join_errors(world: World) -> None:
 
 def test_membership_overflow_mapping(world: World) -> None:
     """A client in three running tasks keeps the third membership in the overflow mapping."""
+    deadline = world.chain.timestamp() + 1000  # one join window for all three
     tasks = []
     for _ in range(3):
-        task, _ = world.setup(clients=1, miners=1, committeeSize=1, rounds=1, clientMortgage=10**14)
+        task, _ = world.create(committeeSize=1, rounds=1, clientMortgage=10**14,
+                               joinDeadline=deadline)  # fmt: skip
+        world.join(task, [0], [0])
         tasks.append(task)
+    for task in tasks:
+        world.start(task)
     for task in tasks:
         assert world.tasks.memberOf(task, world.clients[0].address).role == 1
         world.play(task, 0, [0], [0])
@@ -147,8 +166,10 @@ def test_submission_errors(world: World) -> None:
 
 
 def test_verdict_errors(world: World) -> None:
-    task, _ = world.setup(clients=2, miners=3, committeeSize=3)
-    leader, member, _ = world.committee(task, 0)
+    task, _ = world.create(committeeSize=3)
+    world.join(task, range(2), range(3))
+    world.until(lambda: world.start(task), lambda: world.distinct(task, 0))
+    leader, member, silent = world.committee(task, 0)
     verdict = world.verdict(task, 0, [0], [0])  # not everyone submitted: wait for the deadline
     with reverts("TaskManagerNoVerdict", taskId=task, round=0):
         world.tasks.attestVerdict(task, 0, b"\x01" * 32, sender=member)
@@ -169,11 +190,15 @@ def test_verdict_errors(world: World) -> None:
     world.tasks.attestVerdict(task, 0, b"\x01" * 32, sender=member)
     with reverts("TaskManagerAlreadyAttested", account=member.address):
         world.tasks.attestVerdict(task, 0, b"\x01" * 32, sender=member)
-    # A posted verdict without quorum: the replacement does not slash the leader.
+    # A posted verdict without quorum: the replaced leader is slashed as rejected (3), and the
+    # seat that neither attested nor dissented as silent (4); the dissenter is not.
+    with reverts("TaskManagerVerdictWindowOpen", taskId=task, round=0):
+        world.tasks.replaceLeader(task, sender=world.outsider)  # quorum is still reachable
     world.chain.increase_time(101)
     replaced = world.tasks.replaceLeader(task, sender=world.outsider)
     assert replaced.event("LeaderReplaced").args["formerPosted"] is True
-    assert not replaced.events_named("StakeSlashed")
+    slashes = [(e.args["miner"], e.args["reason"]) for e in replaced.events_named("StakeSlashed")]
+    assert slashes == [(leader.address, 3), (silent.address, 4)]
     assert world.tasks.pendingVerdictHash(task) == b"\x00" * 32
 
 

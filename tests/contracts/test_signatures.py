@@ -25,9 +25,11 @@ def test_typed_hashes_match_eth_account(world: World) -> None:
     )
     assert world.tasks.hashUpdate(7, 2, digest("x"), 60, RAW) == eip712.typed_data_hash(message)
     join = eip712.join_typed_data(
-        chain_id=chain_id, verifying_contract=contract, task_id=7, mortgage=123
-    )
-    assert world.tasks.hashJoin(7, 123) == eip712.typed_data_hash(join)
+        chain_id=chain_id, verifying_contract=contract, task_id=7, mortgage=123, nonce=4,
+        deadline=1_900_000_000,
+    )  # fmt: skip
+    assert world.tasks.hashJoin(7, 123, 4, 1_900_000_000) == eip712.typed_data_hash(join)
+    assert world.tasks.hashJoin(7, 123, 5, 1_900_000_000) != eip712.typed_data_hash(join)
     att = eip712.attestation_typed_data(
         chain_id=chain_id,
         verifying_contract=contract,
@@ -40,9 +42,21 @@ def test_typed_hashes_match_eth_account(world: World) -> None:
     assert world.tasks.verdictHashOf(7, 1, verdict) == verdict_hash(7, 1, verdict)
 
 
+def _two_running_tasks(world: World) -> tuple[int, int]:
+    """Two tasks with the same three clients and one miner, running side by side."""
+    deadline = world.chain.timestamp() + 1000
+    tasks = []
+    for _ in range(2):
+        task, _ = world.create(committeeSize=1, joinDeadline=deadline)
+        world.join(task, range(3), range(1))
+        tasks.append(task)
+    for task in tasks:
+        world.start(task)
+    return tasks[0], tasks[1]
+
+
 def test_relayed_batch_records_signers_and_replays_are_not_members(world: World) -> None:
-    task, _ = world.setup(clients=3, miners=1, committeeSize=1)
-    other, _ = world.setup(clients=3, miners=1, committeeSize=1)
+    task, other = _two_running_tasks(world)
     c = world.clients
     good = [world.sign_update(c[0], task, 0), world.sign_update(c[1], task, 0, num_samples=7)]
     replays = [
@@ -95,7 +109,9 @@ def test_bad_batches_revert(world: World) -> None:
 def test_join_permits(world: World) -> None:
     task, spec = world.create()
     mortgage = spec["clientMortgage"]
-    wrong = world.permit(world.clients[0], task, mortgage + 1)  # recovers a stranger
+    client = world.clients[0]
+    wrong = world.permit(client, task, mortgage + 1)  # signed for other terms
+    deadline = wrong["deadline"]
     stranger = Account.recover_message(
         eip712.encode_typed_data(
             full_message=eip712.join_typed_data(
@@ -103,25 +119,38 @@ def test_join_permits(world: World) -> None:
                 verifying_contract=world.tasks.address,
                 task_id=task,
                 mortgage=mortgage,
+                nonce=0,
+                deadline=deadline,
             )
         ),
         vrs=(wrong["v"], wrong["r"], wrong["s"]),
     )
-    with reverts("TaskManagerNotRegistered", account=stranger, role=1):
+    assert stranger != client.address  # the task's terms recover someone else: refused
+    with reverts("TaskManagerInvalidSignature", taskId=task, index=0):
         world.tasks.joinClientsBySig(task, [wrong], sender=world.outsider)
-    permit = world.permit(world.clients[0], task, mortgage)
-    with reverts("TaskManagerAlreadyJoined", taskId=task, account=world.clients[0].address):
+    later = world.permit(client, task, mortgage, deadline=deadline + 1)
+    with reverts("TaskManagerInvalidSignature", taskId=task, index=0):  # deadline is signed
+        world.tasks.joinClientsBySig(task, [dict(later, deadline=deadline)], sender=world.outsider)
+    stale = world.permit(client, task, mortgage, nonce=1)  # not the client's nonce (0)
+    with reverts("TaskManagerInvalidSignature", taskId=task, index=0):
+        world.tasks.joinClientsBySig(task, [stale], sender=world.outsider)
+    permit = world.permit(client, task, mortgage)
+    with reverts("TaskManagerAlreadyJoined", taskId=task, account=client.address):
         world.tasks.joinClientsBySig(task, [permit, permit], sender=world.outsider)
     with reverts("TaskManagerInvalidSignature", taskId=task, index=0):
         world.tasks.joinClientsBySig(task, [dict(permit, v=29)], sender=world.outsider)
     with reverts("TaskManagerEmptyBatch", taskId=task):
         world.tasks.joinClientsBySig(task, [], sender=world.outsider)
     result = world.tasks.joinClientsBySig(task, [permit], sender=world.outsider)
-    assert result.event("ClientJoined").args["client"] == world.clients[0].address
+    joined = result.event("ClientJoined").args
+    assert (joined["client"], joined["samples"]) == (client.address, 100)
+    assert int(world.tasks.joinNonce(client.address)) == 0  # joining does not use the nonce
 
 
 def test_relayed_attestations_must_come_from_distinct_members(world: World) -> None:
-    task, _ = world.setup(clients=2, miners=4, committeeSize=4)
+    task, _ = world.create(committeeSize=4)
+    world.join(task, range(2), range(4))
+    world.until(lambda: world.start(task), lambda: world.distinct(task, 0))
     world.submit(task, 0, [0, 1])
     committee = world.committee(task, 0)
     outsider_miner = next(m for m in world.miners if m not in committee)
@@ -142,3 +171,36 @@ def test_relayed_attestations_must_come_from_distinct_members(world: World) -> N
     result = world.tasks.postVerdict(task, 0, verdict, sigs, sender=committee[0])
     assert len(result.events_named("VerdictAttested")) == 2
     assert result.events_named("RoundFinalized")
+
+
+def test_a_member_attests_for_all_its_seats(world: World) -> None:
+    """Seats are drawn with replacement: one signature of a member holding two seats counts
+    twice, and relaying it again is a second attestation of the same seats."""
+    task, _ = world.create(committeeSize=4)
+    world.join(task, range(2), range(4))
+
+    def shape() -> bool:  # the leader holds one seat, another member two (quorum is 3)
+        seats = world.committee(task, 0)
+        return seats.count(seats[0]) == 1 and any(seats.count(m) == 2 for m in seats[1:])
+
+    world.until(lambda: world.start(task), shape)
+    world.submit(task, 0, [0, 1])
+    seats = world.committee(task, 0)
+    double = next(m for m in seats[1:] if seats.count(m) == 2)
+    single = next(m for m in seats[1:] if seats.count(m) == 1)
+    verdict = world.verdict(task, 0, [0, 1], [0, 1])
+    twice = world.attestations(task, 0, verdict, [double, double])
+    with reverts("TaskManagerAlreadyAttested", account=double.address):
+        world.tasks.postVerdict(task, 0, verdict, twice, sender=seats[0])
+    snap = world.chain.snapshot()
+    result = world.tasks.postVerdict(
+        task, 0, verdict, world.attestations(task, 0, verdict, [single]), sender=seats[0]
+    )
+    assert not result.events_named("RoundFinalized")  # 2 seats of 4 < quorum 3
+    final = world.tasks.attestVerdict(task, 0, verdict_hash(task, 0, verdict), sender=double)
+    assert final.events_named("RoundFinalized")  # its one call added both its seats
+    world.chain.revert(snap)
+    sigs = world.attestations(task, 0, verdict, [double])
+    result = world.tasks.postVerdict(task, 0, verdict, sigs, sender=seats[0])
+    assert len(result.events_named("VerdictAttested")) == 1
+    assert result.events_named("RoundFinalized")  # 1 + 2 seats reach the quorum of 3

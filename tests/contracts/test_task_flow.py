@@ -6,8 +6,9 @@ from __future__ import annotations
 from eth_utils import keccak
 
 from fedchain.chain.testing import reverts
+from fedchain.verification.sortition import round_seed
 
-from .conftest import DEPOSIT, N_CLIENTS, POLICY, SLASH_BPS, STATUS, H, World
+from .conftest import DEPOSIT, N_CLIENTS, POLICY, SLASH_BPS, STATUS, H, World, account
 
 
 def _settled(result, name: str) -> dict[str, dict]:
@@ -53,7 +54,10 @@ def test_m11_worked_example_and_money(world: World) -> None:
             payout,
         )
         assert args["reputation"] == reputation
-        assert world.registry.reputationOf(world.clients[i].address) == reputation
+        # Reputation is kept per requester: only this requester's scope moved.
+        address = world.clients[i].address
+        assert world.registry.reputationOf(address, world.requester.address) == reputation
+        assert world.registry.reputationOf(address, world.outsider.address) == H
         assert world.registry.creditsOf(world.clients[i].address) == reward
     refund = world.tasks.balanceOf(world.requester.address) - refund_before
     assert refund == 3 * 10**15 - 42 * 10**12 + 1  # unearned escrow + 1 wei of penalty dust
@@ -104,7 +108,9 @@ def test_m9_trajectories_over_six_rounds(world: World) -> None:
     preview = world.tasks.previewClientSettlement(task, world.clients[1].address)
     assert preview.acceptedRounds == 5 and preview.evaluatedRounds == 6
     world.settle_all(task, range(3), range(1))
-    reps = [world.registry.reputationOf(c.address) for c in world.clients[:3]]
+    reps = [
+        world.registry.reputationOf(c.address, world.requester.address) for c in world.clients[:3]
+    ]
     assert reps == [11, 5, 9]
 
 
@@ -114,28 +120,52 @@ def test_committee_matches_documented_algorithm(world: World) -> None:
     for j, stake in enumerate(stakes):
         world.tasks.joinAsMiner(task, stake, sender=world.miners[j])
     world.join(task, clients=[0, 1], miners=[])
-    opened = world.tasks.startTask(task, sender=world.requester)
+
+    def seats() -> list[str]:
+        world.committee(task, 0)  # mines past the seed block
+        return list(world.tasks.committee(task, 0))
+
+    # Seats are drawn with replacement: force a committee in which a miner holds two seats, so
+    # that the recomputation below checks replacement (a draw without it never repeats one).
+    opened = world.until(lambda: world.start(task), lambda: len(set(seats())) < 3)
     event = opened.event("RoundOpened")
-    seed = event.args["seed"]
-    # The algorithm of docs/contracts.md, recomputed here.
-    remaining = list(range(len(stakes)))
+    seed_block = int(event.args["seedBlock"])
+    assert seed_block == opened.block_number == int(world.tasks.seedBlockOf(task, 0))
+    assert "committee" not in event.args  # drawn later, from a hash unknown when it opened
+    seed = round_seed(world.chain.block_hash(seed_block), task, 0)
+    # The algorithm of docs/contracts.md, recomputed here: independent stake-weighted draws.
     total = sum(stakes)
     drawn = []
     for k in range(3):
         r = int.from_bytes(keccak(seed + k.to_bytes(32, "big")), "big") % total
-        for i in remaining:
-            if r < stakes[i]:
+        for i, stake in enumerate(stakes):
+            if r < stake:
                 drawn.append(i)
-                remaining.remove(i)
-                total -= stakes[i]
                 break
-            r -= stakes[i]
+            r -= stake
     expected = [world.miners[i].address for i in drawn]
-    assert list(event.args["committee"]) == expected
+    assert len(set(expected)) < 3
     assert list(world.tasks.committee(task, 0)) == expected
     assert world.tasks.currentLeader(task) == expected[0]
+    draw = world.tasks.drawCommittee(task, sender=world.outsider).event("CommitteeDrawn").args
+    assert (bytes(draw["seed"]), list(draw["committee"])) == (seed, expected)
+    assert list(world.tasks.committee(task, 0)) == expected  # the stored word reads the same
     with reverts("TaskManagerRoundNotOpened", taskId=task, round=1):
         world.tasks.committee(task, 1)
+
+
+def test_committee_is_unknown_in_the_opening_block(world: World) -> None:
+    task, _ = world.create(committeeSize=2)
+    world.join(task, clients=[0], miners=[0, 1])
+    opened = world.start(task)
+    seed_block = int(opened.event("RoundOpened").args["seedBlock"])
+    assert world.chain.block_number() == seed_block
+    with reverts("TaskManagerSeedNotReady", taskId=task, round=0, seedBlock=seed_block):
+        world.tasks.committee(task, 0)
+    with reverts("TaskManagerSeedNotReady", taskId=task, round=0, seedBlock=seed_block):
+        world.tasks.currentLeader(task)
+    world.chain.mine(1)
+    assert len(world.tasks.committee(task, 0)) == 2
 
 
 def test_reward_policy_contribution_pays_leader_first(world: World) -> None:
@@ -238,7 +268,9 @@ def test_invalid_weights_and_bitmaps(world: World) -> None:
 
 
 def test_dissent_is_slashed_and_leader_replacement(world: World) -> None:
-    task, _ = world.setup(clients=2, miners=3, committeeSize=3, rounds=2, clientMortgage=2 * 10**14)
+    task, _ = world.create(committeeSize=3, rounds=2, clientMortgage=2 * 10**14)
+    world.join(task, range(2), range(3))
+    world.until(lambda: world.start(task), lambda: world.distinct(task, 0))
     world.submit(task, 0, [0, 1])
     leader, a, b = world.committee(task, 0)
     verdict = world.verdict(task, 0, [0, 1], [0, 1])
@@ -249,7 +281,11 @@ def test_dissent_is_slashed_and_leader_replacement(world: World) -> None:
         world.tasks.attestVerdict(task, 0, b"\x01" * 32, sender=leader)
     dissent = world.tasks.attestVerdict(task, 0, b"\x01" * 32, sender=a)
     assert dissent.event("VerdictAttested").args["agreed"] is False
-    final = world.tasks.attestVerdict(task, 0, world.tasks.pendingVerdictHash(task), sender=b)
+    vhash = world.tasks.pendingVerdictHash(task)
+    final = world.until(
+        lambda: world.tasks.attestVerdict(task, 0, vhash, sender=b),
+        lambda: world.distinct(task, 1),
+    )
     slash = final.event("StakeSlashed").args
     assert (slash["miner"], slash["reason"], slash["amount"]) == (
         a.address,
@@ -264,7 +300,8 @@ def test_dissent_is_slashed_and_leader_replacement(world: World) -> None:
     world.chain.increase_time(201)
     replaced = world.tasks.replaceLeader(task, sender=world.outsider)
     assert replaced.event("LeaderReplaced").args["newLeader"] == committee[1].address
-    assert replaced.event("StakeSlashed").args["miner"] == committee[0].address
+    slash = replaced.event("StakeSlashed").args
+    assert (slash["miner"], slash["reason"]) == (committee[0].address, 1)  # no verdict
     with reverts("TaskManagerNotLeader", leader=committee[1].address):
         world.tasks.postVerdict(
             task, 1, world.verdict(task, 1, [0, 1], [0, 1]), [], sender=committee[0]
@@ -280,6 +317,8 @@ def test_dissent_is_slashed_and_leader_replacement(world: World) -> None:
     for m in world.miners[:3]:
         k = offenders.get(m.address, 0)
         assert miners[m.address]["slashed"] == min(10**15, k * 10**15 * SLASH_BPS // 10_000)
+    burned = {e.args["miner"]: e.args["amount"] for e in result.events_named("StakeBurned")}
+    assert burned == {a: v["slashed"] for a, v in miners.items() if v["slashed"]}
     assert world.chain.balance(world.tasks.address) == world.owed_total()
 
 
@@ -298,7 +337,8 @@ def test_cancellation_paths_return_what_is_theirs(world: World) -> None:
     world.chain.increase_time(1001)
     result = world.tasks.cancelTask(task, sender=world.outsider)
     assert result.event("RequesterRefunded").args["amount"] == 3 * spec["perRoundReward"]
-    # Stalled while running: round 0 pays, round 1 never finishes; no penalties.
+    # Stalled while running: round 0 pays and charges M11 (it was played), round 1 never
+    # finishes; the silent last leader is slashed and its slash burned.
     task, _ = world.setup(clients=2, miners=1, committeeSize=1, rounds=2, clientMortgage=2 * 10**14)
     world.play(task, 0, [0, 1], [0])
     with reverts("TaskManagerNotCancellable"):
@@ -306,11 +346,20 @@ def test_cancellation_paths_return_what_is_theirs(world: World) -> None:
     world.chain.increase_time(201)
     with reverts("TaskManagerNoLeaderLeft", taskId=task, round=1):
         world.tasks.replaceLeader(task, sender=world.outsider)
-    world.tasks.cancelTask(task, sender=world.outsider)
-    settled = _settled(world.settle_all(task, range(2), range(1)), "ClientSettled")
-    c0 = settled[world.clients[0].address]
-    assert (c0["reward"], c0["penalty"], c0["payout"]) == (5 * 10**12, 0, 2 * 10**14 + 5 * 10**12)
-    assert settled[world.clients[1].address]["payout"] == 2 * 10**14
+    burned = int(world.tasks.burnedStake())
+    cancelled = world.tasks.cancelTask(task, sender=world.outsider)
+    slash = cancelled.event("StakeSlashed").args
+    assert (slash["miner"], slash["round"], slash["reason"]) == (world.miners[0].address, 1, 1)
+    result = world.settle_all(task, range(2), range(1))
+    settled = _settled(result, "ClientSettled")
+    c0, c1 = settled[world.clients[0].address], settled[world.clients[1].address]
+    unit = 10**14  # mortgage / rounds
+    assert (c0["reward"], c0["penalty"], c0["penaltyShare"]) == (5 * 10**12, 0, unit)
+    assert c0["payout"] == 2 * 10**14 + unit + 5 * 10**12
+    assert (c1["penalty"], c1["penaltyShare"], c1["payout"]) == (unit, 0, 2 * 10**14 - unit)
+    miner = _settled(result, "MinerSettled")[world.miners[0].address]
+    assert (miner["slashed"], miner["payout"]) == (10**15 // 2, 10**15 // 2)
+    assert int(world.tasks.burnedStake()) - burned == 10**15 // 2
     assert world.tasks.taskPot(task) == 0
     assert world.chain.balance(world.tasks.address) == world.owed_total()
 
@@ -320,14 +369,39 @@ def test_full_task_with_direct_joins_and_max_clients(world: World) -> None:
     world.join(task, clients=range(N_CLIENTS), miners=[0, 1], by_sig=False)
     with reverts("TaskManagerTaskFull", taskId=task, capacity=N_CLIENTS):
         world.tasks.joinAsClient(task, sender=world.outsider)
+    # Every client seat is taken, but miners may still join: the requester has to wait.
+    with reverts("TaskManagerJoinStillOpen", taskId=task):
+        world.tasks.startTask(task, sender=world.requester)
+    # Only once the 64 miner seats are taken too may the requester start early.
+    stake = 10**15
+    extra = [account("full-task-miner", j) for j in range(64 - 2)]
+    for m in extra:
+        world.chain.fund(m.address, 10**17)
+        world.registry.registerMiner(sender=m)
+        world.tasks.joinAsMiner(task, stake, sender=m, value=stake)
+    assert int(world.tasks.taskInfo(task).minerCount) == 64
+    with reverts("TaskManagerJoinStillOpen", taskId=task):
+        world.tasks.startTask(task, sender=world.outsider)  # early: the requester's privilege
+    assert world.chain.timestamp() <= int(world.tasks.taskInfo(task).joinDeadline)
     world.tasks.startTask(task, sender=world.requester)
-    everyone = list(range(N_CLIENTS))
-    # All submitted: the leader may post before the deadline.
-    for r in range(3):
-        world.play(task, r, everyone, everyone[1:])
-    world.settle_all(task, everyone, [0, 1])
-    assert world.tasks.taskPot(task) == 0
-    assert world.chain.balance(world.tasks.address) == world.owed_total()
+    original = list(world.miners)
+    world.miners.extend(extra)  # so that World can name every seat (restored below)
+    try:
+        everyone = list(range(N_CLIENTS))
+        # All submitted: the leader may post before the deadline.
+        for r in range(3):
+            world.play(task, r, everyone, everyone[1:])
+        miners = [m.address for m in original[:2] + extra]
+        result = world.tasks.settleMany(
+            task, [world.clients[i].address for i in everyone] + miners, sender=world.outsider
+        )
+        assert sum(e.args["payout"] for e in result.events_named("MinerSettled")) == 64 * stake
+        assert world.tasks.taskPot(task) == 0
+        # owed_total counts the extra miners' balances while World.miners holds them.
+        assert world.chain.balance(world.tasks.address) == world.owed_total()
+        assert sum(int(world.tasks.balanceOf(m.address)) for m in extra) == 62 * stake
+    finally:
+        world.miners[:] = original
 
 
 def test_perturbed_model_and_request_cache(world: World) -> None:
