@@ -56,7 +56,8 @@ def run(variant: str) -> dict[str, Any]:
         relay_attestations=True,
         seed=1,
     )
-    # A seeded chain: PREVRANDAO, hence the committee draws, and so the gas figures replay exactly.
+    # A seeded chain: timestamps and PREVRANDAO, hence the block hashes that seed the committees,
+    # and so the gas figures replay exactly.
     with connect("embedded", accounts=2, seed=config.seed) as chain:
         result = run_scenario(chain, config)
         records = {r.label.removeprefix("ITaskManager."): [] for r in chain.gas.records}
