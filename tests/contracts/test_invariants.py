@@ -4,15 +4,19 @@ A hypothesis state machine drives the deployed ParticipantRegistry + TaskManager
 embedded chain with random task creations, deposits, joins (direct, paid from the balance, or
 relayed EIP-712 permits), submissions, verdicts with random bitmaps and weights, agreeing and
 dissenting attestations, leader replacements, time travel, cancellations, settlements and
-withdrawals. Whatever happens, after every step (solmate ``BalanceSum`` style, with ghost
-variables):
+withdrawals, and members leaving before the start. Tasks start only once their join window
+is over (none is ever full: 64 miners) with ``committeeSize`` distinct miners; committees are
+stake-weighted seats with replacement drawn from block hashes, so the machine reads each
+round's seats from the chain and never assumes who leads. Whatever happens, after every step
+(solmate ``BalanceSum`` style, with ghost variables):
 
-- the TaskManager's ether balance equals Σ internal balances + Σ task pots (nothing is created
-  or lost, and value only leaves through ``withdraw``);
+- the TaskManager's ether balance equals Σ internal balances + Σ task pots + the burned stake
+  (nothing is created or lost, value only leaves through ``withdraw``, and slashes are
+  burned: ``burnedStake`` is exactly Σ ``StakeBurned``);
 - nobody holds or has withdrawn more than it paid in plus what it earned (rewards, penalty
-  shares, the leader's cut; for a requester, slashed stakes and undistributed penalty dust);
+  shares, the leader's cut; for a requester, undistributed penalty dust — never a slash);
 - every withdrawal moves exactly the amount out (the caller's ether grows by amount - fee);
-- reputation stays in [0, γmax];
+- reputation stays in [0, γmax] in every requester's scope;
 - a revert is always one of the contracts' named errors, never a panic or an empty revert.
 """
 
@@ -39,6 +43,7 @@ from hypothesis.stateful import (
 
 from fedchain.chain import Chain, TxResult, connect
 from fedchain.chain.errors import ContractError, PanicError, RevertError, UnknownRevertError
+from fedchain.incentives import data_share_cap
 
 deploy = pytest.importorskip("fedchain.chain.deploy")
 eip712 = pytest.importorskip("fedchain.chain.eip712")
@@ -108,6 +113,7 @@ class TaskModel:
         self.clients: list[str] = []
         self.miners: list[str] = []
         self.penalty_dust = 0  # Σ (penalty - penaltyShare) of settled clients
+        self.slashed: dict[str, int] = defaultdict(int)  # Σ StakeSlashed per miner
 
 
 class ProtocolMachine(RuleBasedStateMachine):
@@ -123,6 +129,7 @@ class ProtocolMachine(RuleBasedStateMachine):
         self.paid_in: dict[str, int] = defaultdict(int)
         self.withdrawn: dict[str, int] = defaultdict(int)
         self.earned: dict[str, int] = defaultdict(int)
+        self.burned = 0  # Σ StakeBurned
         self.dirty = True  # a transaction went through since the last invariant check
 
     # -- helpers ---------------------------------------------------------------------------
@@ -151,11 +158,24 @@ class ProtocolMachine(RuleBasedStateMachine):
                 assert args["index"] == len(model.clients)
                 model.clients.append(args["client"])
             elif event.name == "MinerJoined" and model is not None:
+                assert args["index"] == len(model.miners)  # 3 miners: nobody is displaced
                 model.miners.append(args["miner"])
+            elif event.name == "MemberLeft" and model is not None:
+                # leaveTask: the last member of the same role takes the leaver's index.
+                members = model.clients if int(args["role"]) == 1 else model.miners
+                index = members.index(args["account"])
+                last = members.pop()
+                if index < len(members):
+                    members[index] = last
             elif event.name == "LeaderRewarded":
                 self.earned[args["leader"]] += args["amount"]
             elif event.name == "StakeSlashed" and model is not None:
-                self.earned[model.requester] += args["amount"]
+                model.slashed[args["miner"]] += args["amount"]  # burned at settlement
+            elif event.name == "MinerSettled" and model is not None:
+                # The slash events telescope to the settled slash (capped at the stake).
+                assert args["slashed"] == model.slashed[args["miner"]]
+            elif event.name == "StakeBurned" and model is not None:
+                self.burned += args["amount"]
             elif event.name == "ClientSettled" and model is not None:
                 self.earned[args["client"]] += args["reward"] + args["penaltyShare"]
                 model.penalty_dust += args["penalty"] - args["penaltyShare"]
@@ -169,6 +189,12 @@ class ProtocolMachine(RuleBasedStateMachine):
 
     def _info(self, model: TaskModel) -> Any:
         return self.tm.taskInfo(model.id)
+
+    def _ready(self, model: TaskModel, round_: int) -> None:
+        """Mines a block if the round's seed block is the latest: its hash (and so the
+        committee views) is readable from the next block on."""
+        if self.chain.block_number() <= int(self.tm.seedBlockOf(model.id, round_)):
+            self.chain.mine(1)
 
     # -- rules -----------------------------------------------------------------------------
 
@@ -198,7 +224,8 @@ class ProtocolMachine(RuleBasedStateMachine):
             "joinDeadline": self.chain.timestamp() + JOIN_WINDOW, "submitDuration": 100,
             "verdictDuration": 100, "perRoundReward": per_round, "rewardUnit": UNIT,
             "minReputation": min_reputation, "clientMortgage": 10**15 * rounds,
-            "minMinerStake": 10**16, "maxClients": max_clients, "committeeSize": committee,
+            "minMinerStake": 10**16, "minTotalStake": 0, "maxClients": max_clients,
+            "committeeSize": committee,
             "byzantineF": 0, "policy": policy,
         }  # fmt: skip
         result = self._send(self.tm.createTask, spec, sender=sender, value=rounds * per_round)
@@ -227,6 +254,8 @@ class ProtocolMachine(RuleBasedStateMachine):
                 verifying_contract=self.tm.address,
                 task_id=model.id,
                 mortgage=model.spec["clientMortgage"],
+                deadline=self.chain.timestamp() + 3600,
+                nonce=int(self.tm.joinNonce(self.w.clients[i].address)),
             )
             for i in sorted(who)
         ]
@@ -238,11 +267,30 @@ class ProtocolMachine(RuleBasedStateMachine):
         self._send(self.tm.joinAsMiner, model.id, stake, sender=self.w.miners[miner],
                    value=0 if from_balance else stake)  # fmt: skip
 
-    def start_task(self, task: int, by_anyone: bool) -> None:
+    def start_task(self, task: int, by_anyone: bool, early: bool = False) -> None:
+        """Start (by the requester or anyone) once the join window is over; ``early``: try
+        before, which only a full task allows (never here: it would need 64 miners)."""
         model = self._task(task)
         sender = self.w.requesters[0 if model.requester == self.w.requesters[0].address else 1]
-        self._send(self.tm.startTask, model.id,
-                   sender=self.w.miners[0] if by_anyone else sender)  # fmt: skip
+        deadline = int(self._info(model).joinDeadline)
+        if not early and self.chain.timestamp() <= deadline:
+            self.chain.increase_time(deadline - self.chain.timestamp() + 1)
+        result = self._send(self.tm.startTask, model.id,
+                            sender=self.w.miners[0] if by_anyone else sender)  # fmt: skip
+        if result is not None:
+            assert self.chain.timestamp() > deadline  # no early start
+            started = result.event("TaskStarted").args
+            assert started["minerCount"] >= started["committeeSize"] == model.spec["committeeSize"]
+
+    def leave(self, task: int, who: int) -> None:
+        """Member ``who`` (clients, then miners) leaves before the start, naming the member of
+        its role that joined last (which takes its index)."""
+        model = self._task(task)
+        actors = [*self.w.clients, *self.w.miners]
+        account = actors[who % len(actors)]
+        members = model.clients if who % len(actors) < N_CLIENTS else model.miners
+        last = members[-1] if members else account.address
+        self._send(self.tm.leaveTask, model.id, last, sender=account)
 
     def submit(self, task: int, absent: set[int]) -> None:
         model = self._task(task)
@@ -275,10 +323,15 @@ class ProtocolMachine(RuleBasedStateMachine):
             raw = [rng.randint(1, 100) if accepted >> i & 1 else 0 for i in range(n)]
             total = sum(raw) or 1
             weights = [10_000 * w // total for w in raw]
+            if int(info.policy) == 2 and weight_seed % 8:  # mostly within the data-share cap
+                cap = data_share_cap(bin(accepted).count("1"))
+                weights = [min(cap, w) for w in weights]
         verdict = {"submitted": submitted, "accepted": accepted,
                    "globalModel": keccak(b"global%d" % weight_seed), "codec": RAW,
                    "weights": weights}  # fmt: skip
         running = int(info.status) == 2
+        if running:
+            self._ready(model, int(info.round))
         leader = self.tm.currentLeader(model.id) if running else None
         miner = next((m for m in self.w.miners if m.address == leader), self.w.miners[0])
         attestations = []
@@ -286,7 +339,7 @@ class ProtocolMachine(RuleBasedStateMachine):
             verdict_hash = self.tm.verdictHashOf(model.id, int(info.round), verdict)
             by_address = {m.address: m for m in self.w.miners}
             rng = random.Random(weight_seed)
-            for member in self.tm.committee(model.id, int(info.round)):
+            for member in dict.fromkeys(self.tm.committee(model.id, int(info.round))):
                 if member != leader and rng.random() < 0.7:
                     attestations.append(eip712.sign_attestation(
                         account=by_address[member], chain_id=self.chain.chain_id,
@@ -309,12 +362,15 @@ class ProtocolMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.models)
     @rule(task=st.integers(0, 7), skip=st.sets(st.integers(0, N_CLIENTS + N_MINERS - 1)),
           from_balance=st.booleans(), permits=st.booleans(),
-          extra=st.sampled_from([0, 10**15]))  # fmt: skip
+          extra=st.sampled_from([0, 10**15]),
+          leaver=st.sampled_from([None, *range(N_CLIENTS + N_MINERS)]))  # fmt: skip
     def join_many(
-        self, task: int, skip: set[int], from_balance: bool, permits: bool, extra: int
-    ) -> None:
+        self, task: int, skip: set[int], from_balance: bool, permits: bool, extra: int,
+        leaver: int | None = None,
+    ) -> None:  # fmt: skip
         """Everyone not in ``skip`` joins: clients directly (mortgage sent, or deposited first
-        and locked from the balance) or by relayed permits; miners with a stake."""
+        and locked from the balance) or by relayed permits; miners with a stake. Then
+        ``leaver`` (clients, then miners) leaves again, if drawn."""
         model = self._task(task)
         mortgage = model.spec["clientMortgage"]
         clients = [i for i in range(N_CLIENTS) if i not in skip]
@@ -334,6 +390,8 @@ class ProtocolMachine(RuleBasedStateMachine):
                         actor=2 + N_CLIENTS + j, amount=model.spec["minMinerStake"] + extra
                     )
                 self.join_miner(task, j, extra, from_balance)
+        if leaver is not None:
+            self.leave(task, leaver)
 
     @precondition(lambda self: self.models)
     @rule(task=st.integers(0, 7), absent=st.sets(st.integers(0, N_CLIENTS - 1)),
@@ -349,14 +407,13 @@ class ProtocolMachine(RuleBasedStateMachine):
         dissenting)."""
         model = self._task(task)
         info = self._info(model)
-        if int(info.status) == 1 and not (model.clients and model.miners):
+        short = len(model.miners) < model.spec["committeeSize"]
+        if int(info.status) == 1 and (short or not model.clients):
             self.join_many(task, set(), relay, wait, 0)
             info = self._info(model)
-        if int(info.status) == 1:  # Joining
-            if by_anyone:  # only the requester may start before the join deadline
-                self.chain.increase_time(
-                    max(0, int(info.joinDeadline) - self.chain.timestamp() + 1)
-                )
+        if int(info.status) == 1:  # Joining: the window must pass (no task here is full)
+            if wait and not by_anyone:
+                self.start_task(task, by_anyone, early=True)  # refused: not full
             self.start_task(task, by_anyone)
         self.submit(task, absent)
         submitted = sum(1 << i for i in range(N_CLIENTS) if i not in absent)
@@ -420,7 +477,8 @@ class ProtocolMachine(RuleBasedStateMachine):
 
     def wind_down(self) -> None:
         """Cancel what still runs (waiting out leaders until a stalled task may be cancelled),
-        settle every member, withdraw every balance: the contract must end up empty."""
+        settle every member, withdraw every balance: the contract must end up holding the
+        burned stake and nothing else."""
         requesters = {a.address: a for a in self.w.requesters}
         for model in self.models:
             for _ in range(2 * 16 + 2):
@@ -450,7 +508,7 @@ class ProtocolMachine(RuleBasedStateMachine):
             if held:
                 self.withdraw(actor=self.w.actors.index(account), percent=100)
         self.money_and_reputation()
-        assert self.chain.balance(self.tm.address) == 0
+        assert self.chain.balance(self.tm.address) == int(self.tm.burnedStake()) == self.burned
 
     def teardown(self) -> None:
         self.wind_down()
@@ -464,14 +522,17 @@ class ProtocolMachine(RuleBasedStateMachine):
         self.dirty = False
         balances = {a.address: self.tm.balanceOf(a.address) for a in self.w.actors}
         pots = sum(self.tm.taskPot(m.id) for m in self.models)
-        assert self.chain.balance(self.tm.address) == sum(balances.values()) + pots
+        burned = int(self.tm.burnedStake())
+        assert burned == self.burned  # slashes are burned at settlement, nowhere else
+        assert self.chain.balance(self.tm.address) == sum(balances.values()) + pots + burned
         for address, held in balances.items():
             assert self.withdrawn[address] + held <= self.paid_in[address] + self.earned[address], (
                 address
             )
         registry = self.w.deployment.registry
         for account in [*self.w.clients, *self.w.miners]:
-            assert 0 <= registry.reputationOf(account.address) <= GAMMA_MAX
+            for requester in self.w.requesters:
+                assert 0 <= registry.reputationOf(account.address, requester.address) <= GAMMA_MAX
 
 
 @pytest.mark.slow
@@ -481,7 +542,7 @@ def test_money_invariants_hold_under_random_traffic() -> None:
         ProtocolMachine,
         settings=settings(
             max_examples=10,
-            stateful_step_count=25,
+            stateful_step_count=40,
             deadline=None,
             derandomize=True,
             database=None,
@@ -491,6 +552,21 @@ def test_money_invariants_hold_under_random_traffic() -> None:
     reached = {"createTask", "joinAsClient", "joinAsMiner", "startTask", "postVerdict",
                "settle", "withdraw"}  # fmt: skip
     assert reached <= {name for name, count in SUCCESSES.items() if count}, SUCCESSES
+
+
+def _start_with_distinct_committee(machine: ProtocolMachine, task: int) -> None:
+    """Starts the task, retrying in a later block until round 0's seats are distinct miners."""
+    model = machine._task(task)
+    for _ in range(64):
+        snap = machine.chain.snapshot()
+        machine.start_task(task=task, by_anyone=False)
+        machine._ready(model, 0)
+        seats = machine.tm.committee(model.id, 0)
+        if len(set(seats)) == len(seats):
+            return
+        machine.chain.revert(snap)
+        machine.chain.mine(1)
+    raise AssertionError("no distinct committee in 64 blocks")
 
 
 def test_a_scripted_task_satisfies_the_invariants() -> None:
@@ -511,7 +587,13 @@ def test_a_scripted_task_satisfies_the_invariants() -> None:
     machine.join_miner(task=0, miner=2, extra=0, from_balance=False)
     model = machine.models[0]
     assert len(model.clients) == 3 and len(model.miners) == 3
-    machine.start_task(task=0, by_anyone=False)
+    # The requester cannot start before the join deadline (the task is not full) ...
+    machine.start_task(task=0, by_anyone=False, early=True)
+    assert int(machine._info(model).status) == 1
+    # ... and after it, the task starts; round 0's committee must be three different miners
+    # for the script below to mean what it says (the seats come from the block hash).
+    _start_with_distinct_committee(machine, task=0)
+    assert int(machine._info(model).status) == 2
     # Round 0: everyone submits, the leader posts alone, the others attest (one dissents).
     machine.submit(task=0, absent=set())
     machine.post_verdict(task=0, submitted=0b111, accepted=0b011, wait=False, weight_seed=3)
@@ -527,5 +609,20 @@ def test_a_scripted_task_satisfies_the_invariants() -> None:
     assert int(machine._info(model).status) == 3  # Finished
     machine.settle(task=0, participant=0, one_by_one=False)
     assert machine.tm.taskPot(machine.models[0].id) == 0
+    # A second task: a client and a miner leave before the start and get their deposit back.
+    machine.create_task(requester=0, rounds=1, max_clients=2, committee=2, policy=0, slack=0,
+                        min_reputation=0)  # fmt: skip
+    second = machine.models[1]
+    machine.join_many(task=0, skip=set(), from_balance=False, permits=False, extra=0)
+    assert len(second.clients) == 2 and len(second.miners) == 3
+    first_client, first_miner = second.clients[0], second.miners[0]
+    machine.leave(task=0, who=0)  # client 0 leaves; the last client takes its index
+    machine.leave(task=0, who=N_CLIENTS)  # miner 0 too
+    assert first_client not in second.clients and first_miner not in second.miners
+    assert [int(machine.tm.memberOf(second.id, a).index) for a in second.clients] == [0]
+    assert [int(machine.tm.memberOf(second.id, a).index) for a in second.miners] == [0, 1]
+    machine.money_and_reputation()
+    machine.start_task(task=0, by_anyone=True)
+    assert int(machine._info(second).status) == 2  # one client, two miners for two seats
     machine.wind_down()  # everyone withdraws; the contract ends up empty
     assert sum(machine.earned.values()) > 0 and sum(machine.withdrawn.values()) > 0
