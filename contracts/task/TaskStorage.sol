@@ -141,6 +141,7 @@ abstract contract TaskStorage is ITaskManagerErrors, ITaskManagerEvents {
     mapping(uint256 taskId => mapping(uint256 word => uint256 counts)) internal _offenses; // 8 bits per miner
     // slither-disable-next-line uninitialized-state
     mapping(uint256 taskId => uint256 stake) internal _minTotalStakes;
+    // slither-disable-next-line uninitialized-state
     uint256 internal _burned; // slashed stake: never paid to anyone
 
     constructor(IParticipantRegistry registry_, IModelRegistry models_, uint256 slashBps_, Limits memory limits_) {
