@@ -297,7 +297,7 @@ class _Run:
             codec=RAW_CODEC,
             weights=self._weights(accepted),
         )
-        by_address = {a.address: a for a in self.miners}
+        by_address: dict[str, LocalAccount] = {str(a.address): a for a in self.miners}
         vhash = verdict_hash(task_id, r, verdict)
         quorum = (2 * len(committee) + 2) // 3
         # A miner may hold several seats: it signs once and approves for all of them.
