@@ -65,7 +65,9 @@ slither: $(SLITHER_VENV)/.installed node_modules/.installed
 	$(PY) scripts/run_slither.py --slither $(SLITHER_VENV)/bin/slither
 
 test: install check-artifacts lint $(SLITHER_VENV)/.installed
+	rm -f build/test-reports/adversarial.txt
 	FEDCHAIN_SLITHER=$(SLITHER_VENV)/bin/slither $(VENV)/bin/pytest -n 2 --dist loadgroup
+	@cat build/test-reports/adversarial.txt 2>/dev/null || true
 
 test-fast: install
 	$(VENV)/bin/pytest -x -q -m "not slow and not anvil and not slither"

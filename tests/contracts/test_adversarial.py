@@ -36,8 +36,10 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import pytest
 from eth_account.signers.local import LocalAccount
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -63,6 +65,9 @@ STAKE = 10**15  # minMinerStake of every task
 EXPIRY = 257  # blocks after which a round's seed block hash is gone
 RUNNING, JOINING = STATUS["Running"], STATUS["Joining"]
 ENDED = (STATUS["Finished"], STATUS["Cancelled"])
+
+#: Where the counts are written (``make test`` prints it after the run).
+REPORT = Path(__file__).resolve().parents[2] / "build" / "test-reports" / "adversarial.txt"
 
 #: What the examples did, over the whole run (printed at the end).
 COUNTS: Counter[str] = Counter()
@@ -704,7 +709,7 @@ class AdversarialMachine(RuleBasedStateMachine):
         self.check_money(full=True)
 
 
-def test_adversaries_cannot_break_the_invariants() -> None:
+def test_adversaries_cannot_break_the_invariants(capsys: pytest.CaptureFixture[str]) -> None:
     shared()  # deploy outside hypothesis
     run_state_machine_as_test(
         AdversarialMachine,
@@ -717,8 +722,12 @@ def test_adversaries_cannot_break_the_invariants() -> None:
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
         ),
     )
-    print(f"\nadversarial machine: runs={COUNTS['runs']} steps={COUNTS['steps']} violations=0")
-    for key, count in sorted(COUNTS.items()):
-        if key not in ("runs", "steps"):
-            print(f"  {key}: {count}")
+    lines = [f"adversarial machine: runs={COUNTS['runs']} steps={COUNTS['steps']} violations=0"]
+    lines += [f"  {key}: {count}" for key, count in sorted(COUNTS.items())
+              if key not in ("runs", "steps")]  # fmt: skip
+    with capsys.disabled():
+        print("\n" + "\n".join(lines))
+    # Under xdist a worker's output does not reach the terminal: `make test` prints this file.
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    REPORT.write_text("\n".join(lines) + "\n")
     assert COUNTS["rounds captured"] + COUNTS["rounds finalized honestly"] > 0
