@@ -5,7 +5,11 @@ through the chain and the store, exactly as separate processes would. The simula
 in turns: the requester, the clients (training and submitting, or handing signed updates to a
 relayer that batches them into one transaction), then the miners (verifying, leading,
 attesting). When nobody can act, it moves the embedded chain's clock to the next deadline (on a
-real node it waits). At the end everyone claims, and the outcome is read back from the chain.
+real node it waits). The first is the join deadline: a requester may start a task early only when
+every seat is taken (``max_clients`` clients and 64 miners), so the task starts once joining
+closed; with fewer miners than ``committee_size`` (or less than ``min_total_stake`` staked) the
+requester cancels it then instead. At the end everyone claims, and the outcome is read back from
+the chain.
 
 ``fedchain demo`` and the experiments use :func:`run_simulation`::
 
@@ -210,14 +214,22 @@ class _Run:
         return local, ds.x_test[:size], ds.y_test[:size]
 
 
-def advance_to_next_deadline(chain: Chain, tasks: Any, task_id: int) -> None:
+def advance_to_next_deadline(
+    chain: Chain, tasks: Any, task_id: int, *, everyone_joined: bool = False
+) -> None:
     """Nobody can act: move the clock to just past the next deadline.
 
     The embedded chain jumps there. A real node is waited for; on Anvil an empty block is mined
     after the wait, because a node that mines only on transactions keeps the time of its last
-    block, and deadlines would never pass on chain.
+    block, and deadlines would never pass on chain. The join deadline is the exception on Anvil
+    too: once ``everyone_joined`` (the caller knows nobody else is coming), Anvil's clock jumps
+    past it, since a requester may start a task early only when every seat is taken (64 miners).
     """
     if chain.kind != "embedded":
+        state = read_task(tasks, task_id) if chain.kind == "anvil" else None
+        if state is not None and state.status is TaskStatus.JOINING and everyone_joined:
+            chain.increase_time(max(1, state.join_deadline - chain_now(chain) + 1))
+            return
         time.sleep(0.25)
         if chain.kind == "anvil":
             chain.mine()
@@ -225,7 +237,7 @@ def advance_to_next_deadline(chain: Chain, tasks: Any, task_id: int) -> None:
     state = read_task(tasks, task_id)
     now = chain_now(chain)
     if state.status is TaskStatus.JOINING:
-        target = state.join_deadline
+        target = state.join_deadline  # the requester starts a task that is not full only then
     elif now <= state.submit_deadline:
         target = state.submit_deadline
     elif now <= state.verdict_deadline:
@@ -366,10 +378,11 @@ def _drive(
         # On the embedded chain every idle pass jumps to the next deadline, so many in a row
         # mean a stall; a real node is waited for in real time (bounded by max_wall_seconds).
         idle_rounds += run.chain.kind == "embedded"
+        state = read_task(deployment.tasks, task_id, log=log)
         if idle_rounds > 50:
-            state = read_task(deployment.tasks, task_id)
             raise SimError(f"the task stalled in round {state.round} ({state.status.name.lower()})")
-        advance_to_next_deadline(run.chain, deployment.tasks, task_id)
+        everyone = state.client_count == len(clients) and state.miner_count == len(miners)
+        advance_to_next_deadline(run.chain, deployment.tasks, task_id, everyone_joined=everyone)
 
 
 def _report(

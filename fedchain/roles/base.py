@@ -127,7 +127,7 @@ class TaskRole:
     def state(self) -> TaskState:
         """The task now (and the events up to now)."""
         self.log.refresh()
-        return read_task(self.who.tasks, self.task_id)
+        return read_task(self.who.tasks, self.task_id, log=self.log)
 
     @property
     def manifest(self) -> TaskManifest:

@@ -14,6 +14,7 @@ that never stopped would see: nothing essential lives only in memory.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -95,8 +96,12 @@ class TaskState:
         return ""
 
 
-def read_task(tasks: BoundContract, task_id: int) -> TaskState:
+def read_task(tasks: BoundContract, task_id: int, *, log: TaskLog | None = None) -> TaskState:
     """Snapshot task ``task_id``.
+
+    ``taskInfo`` reports the committee size only once the task started (0 while it is
+    joining); a joining task's :attr:`TaskState.committee_size` is its spec's, from its
+    ``TaskCreated`` event (in ``log`` when given, refreshed, else read from the node).
 
     Raises:
         TaskNotFoundError: the deployment has no such task.
@@ -105,6 +110,8 @@ def read_task(tasks: BoundContract, task_id: int) -> TaskState:
     status = TaskStatus(int(info.status))
     if status is TaskStatus.NONE:
         raise TaskNotFoundError(f"task {task_id} does not exist on TaskManager {tasks.address}")
+    if status is TaskStatus.JOINING and int(info.committeeSize) == 0:
+        info = info._replace(committeeSize=_spec_committee_size(tasks, task_id, log))
     names = {
         "policy": "policy", "rounds": "rounds", "round": "round", "client_count": "clientCount",
         "miner_count": "minerCount", "committee_size": "committeeSize", "attempt": "attempt",
@@ -117,6 +124,19 @@ def read_task(tasks: BoundContract, task_id: int) -> TaskState:
     }  # fmt: skip
     values = {py: int(getattr(info, sol)) for py, sol in names.items()}
     return TaskState(task_id=task_id, status=status, requester=str(info.requester), **values)
+
+
+def _spec_committee_size(tasks: BoundContract, task_id: int, log: TaskLog | None) -> int:
+    """The committee size a task was created with (its ``TaskCreated`` spec; 0 if unseen)."""
+    created = log.last("TaskCreated") if log is not None else None
+    if created is None:
+        found = tasks.events("TaskCreated", filters={"taskId": task_id})
+        created = found[-1] if found else None
+    if created is None:
+        return 0
+    spec = created.args["spec"]
+    size = spec["committeeSize"] if isinstance(spec, Mapping) else spec.committeeSize
+    return int(size)
 
 
 def chain_now(chain: Chain, *, latest: int | None = None) -> int:
@@ -206,14 +226,47 @@ class TaskLog:
         return found[-1] if found else None
 
     def clients(self) -> list[str]:
-        """Client addresses in index order (from ``ClientJoined``)."""
-        joined = sorted(self.events("ClientJoined"), key=lambda e: int(e.args["index"]))
-        return [str(e.args["client"]) for e in joined]
+        """Client addresses in index order (``ClientJoined`` and ``MemberLeft`` replayed)."""
+        return self._members(1)
 
     def miners(self) -> list[str]:
-        """Miner addresses in index order (from ``MinerJoined``)."""
-        joined = sorted(self.events("MinerJoined"), key=lambda e: int(e.args["index"]))
-        return [str(e.args["miner"]) for e in joined]
+        """Miner addresses in index order (``MinerJoined`` and ``MemberLeft`` replayed)."""
+        return self._members(2)
+
+    def client_samples(self) -> dict[str, int]:
+        """Each member client's sample count fixed at join (lower-case address → count): what
+        its data profiles in the category declared, from its ``ClientJoined``."""
+        joins = sorted(self.events("ClientJoined"), key=lambda e: e.sort_key)
+        fixed = {str(e.args["client"]).lower(): int(e.args["samples"]) for e in joins}
+        return {a.lower(): fixed[a.lower()] for a in self.clients()}
+
+    def _members(self, role: int) -> list[str]:
+        """The members of one role by index, as the contract keeps them: a joiner takes the next
+        index (or, outbidding the lowest stake of a full task, the index of the miner it
+        displaced, in the same transaction); a member that leaves before the start hands its
+        index to the last one of its role."""
+        joined, who = ("ClientJoined", "client") if role == 1 else ("MinerJoined", "miner")
+        moves = sorted(self.events(joined) + self.events("MemberLeft"), key=lambda e: e.sort_key)
+        displaced = {e.tx_hash for e in moves if e.name == joined}
+        members: list[str] = []
+        for e in moves:
+            if e.name == joined:
+                index, address = int(e.args["index"]), str(e.args[who])
+                if index < len(members):
+                    members[index] = address
+                else:
+                    members.append(address)
+                continue
+            if int(e.args["role"]) != role:
+                continue
+            account = str(e.args["account"]).lower()
+            at = next((i for i, a in enumerate(members) if a.lower() == account), None)
+            if at is None or e.tx_hash in displaced:
+                continue  # outbid: the newcomer's MinerJoined (next in this transaction) takes it
+            last = members.pop()
+            if at < len(members):
+                members[at] = last
+        return members
 
     def submissions(self, round: int) -> dict[str, DecodedEvent]:
         """Each client's first ``UpdateSubmitted`` of ``round`` (later ones do not count)."""

@@ -1,8 +1,9 @@
 """The miner role: stake, verify every update, lead or attest, replace a silent leader.
 
-Per round, when this miner is on the round's committee (the contract draws it, weighted by
-stake, when the round opens) and the submissions are in (everyone submitted, or the deadline
-passed), :meth:`Miner.step`:
+Per round, when this miner holds a seat on the round's committee (drawn by stake, with
+replacement, from the hash of the block that opened the round: a miner may hold several seats,
+and its one answer counts for all of them) and the submissions are in (everyone submitted, or
+the deadline passed), :meth:`Miner.step`:
 
 1. downloads every member client's first submission and checks it: the blob must match the
    on-chain digest (the store verifies the CID), decode as the task's model spec (names, shapes,
@@ -17,9 +18,19 @@ passed), :meth:`Miner.step`:
    as another member, attests the posted verdict only after checking that its submitted,
    accepted and aggregated sets equal its own and that the leader's model equals its own
    aggregate within the task's tolerance. It dissents (attests its own verdict's hash) when they
-   differ, and abstains when it cannot check (a blob it cannot fetch now);
-4. after the verdict deadline, the next miner in line replaces a leader that did not reach
-   quorum (the contract slashes one that never posted); with no leader left, it cancels the task.
+   differ, and only waits while it cannot check (a store it cannot reach now): a seat that
+   answers neither way is slashed when the verdict fails;
+4. the next miner in line (``committee[attempt + 1]``) replaces a leader whose attempt is over:
+   the verdict deadline passed (a posted verdict extends it to a full window), or every seat
+   answered and the dissents leave the verdict short of quorum. The contract always slashes
+   the replaced leader. With no leader left, it cancels the task. Another member does the same
+   ``replace_grace`` seconds after the deadline, in case the next in line is down too.
+
+A round's committee is read from the chain (``committee(taskId, round)``, or the
+``CommitteeDrawn`` event once a transaction drew it); in the opening block, whose hash no
+contract can read yet, the miner computes it from the node's block hash. When nobody drew it
+within 256 blocks the seed is gone (``TaskManagerSeedExpired``): the miner calls
+``drawCommittee``, which gives the round a new seed block and a new verdict window.
 
 At the end it settles its stake (less any slash) and withdraws. Every decision is re-derived from
 the chain and the store, so a restarted miner carries on mid-round.
@@ -70,7 +81,7 @@ from fedchain.storage import (
 )
 from fedchain.storage.errors import KuboError
 
-__all__ = ["FAULTS", "Miner", "RoundCheck", "register_miner"]
+__all__ = ["FAULTS", "Answers", "Miner", "RoundCheck", "register_miner"]
 
 #: Faults a miner can simulate (for tests and experiments): a leader that never posts, a leader
 #: that accepts every update whatever the rule says, and one that aggregates every accepted
@@ -87,6 +98,31 @@ class RoundCheck:
     agreed: bool
     max_difference: float
     reason: str = ""
+
+
+@dataclass(frozen=True)
+class Answers:
+    """The seats' answers to a posted verdict: ``approvals`` (the leader's seats included) and
+    ``dissents`` of ``size`` seats."""
+
+    size: int
+    approvals: int
+    dissents: int
+
+    @property
+    def quorum(self) -> int:
+        """Seats a verdict needs: ceil(2 × size / 3)."""
+        return (2 * self.size + 2) // 3
+
+    @property
+    def hopeless(self) -> bool:
+        """The dissents leave too few seats for a quorum (the contract lets the leader go)."""
+        return self.dissents + self.quorum > self.size
+
+    @property
+    def complete(self) -> bool:
+        """Every seat answered one way or the other."""
+        return self.approvals + self.dissents >= self.size
 
 
 def register_miner(who: Participant) -> bool:
@@ -133,8 +169,7 @@ class Miner(MemberRole):
         self.judgements: dict[int, JudgementSummary] = {}
         self._judged: dict[int, tuple[tuple[tuple[int, bytes], ...], RoundJudgement]] = {}
         self.checks: list[RoundCheck] = []
-        self._committees: dict[int, list[str]] = {}
-        self._fixed_samples: dict[int, int] = {}
+        self._committees: dict[tuple[int, int], list[str]] = {}
         self._done_attempts: set[tuple[int, int]] = set()
 
     # -- set-up ---------------------------------------------------------------------------
@@ -169,12 +204,18 @@ class Miner(MemberRole):
         if phase is not None:
             return phase
         r = state.round
-        committee = self.committee(r)
+        try:
+            committee = self.committee(r)
+        except lookup_error("TaskManagerSeedExpired"):
+            return self._renew_seed(state)
         me = self.who.address.lower()
         if me not in committee:
             return Activity.WAITING
         if now > state.verdict_deadline:
-            return self._after_deadline(state, committee, now)
+            return self._attempt_over(state, committee, now)
+        answers = self._answers(state, committee)
+        if answers is not None and answers.hopeless and answers.complete:
+            return self._attempt_over(state, committee, now, early=True)
         submissions = self._member_submissions(r)
         if len(submissions) < state.client_count and block_time <= state.submit_deadline:
             return Activity.WAITING
@@ -198,20 +239,52 @@ class Miner(MemberRole):
         self._done_attempts.clear()
         self._judged.clear()
         self._committees.clear()
-        self._fixed_samples.clear()
 
     def committee(self, round: int) -> list[str]:
         """The round's committee seats, leader first (lower-case addresses; a miner may hold
         several seats). In the very block that opened the round the contract cannot read its
         seed block's hash yet; the node can, so the seats are drawn here with the contract's
-        own rule (:func:`fedchain.verification.sortition.committee`)."""
-        if round not in self._committees:
+        own rule (:func:`fedchain.verification.sortition.committee`).
+
+        Raises:
+            ContractError: ``TaskManagerSeedExpired``: nobody drew the committee within 256
+                blocks of its seed block (see :meth:`_renew_seed`).
+        """
+        drawn = self.log.last("CommitteeDrawn", round=round)
+        if drawn is not None:  # stored on chain: final
+            return [str(a).lower() for a in drawn.args["committee"]]
+        key = (round, self._seed_block(round))  # a renewed seed draws another committee
+        if key not in self._committees:
             try:
                 members = [str(a) for a in self.who.tasks.committee(self.task_id, round)]
             except lookup_error("TaskManagerSeedNotReady"):
                 members = draw_round_committee(self.who.tasks, self.who.chain, self.task_id, round)
-            self._committees[round] = [a.lower() for a in members]
-        return self._committees[round]
+            self._committees[key] = [a.lower() for a in members]
+        return self._committees[key]
+
+    def _seed_block(self, round: int) -> int:
+        """The block whose hash seeds ``round``'s committee (``SeedRenewed`` moves it)."""
+        renewed = self.log.last("SeedRenewed", round=round)
+        if renewed is not None:
+            return int(renewed.args["seedBlock"])
+        opened = self.log.last("RoundOpened", round=round)
+        if opened is not None:
+            return int(opened.args["seedBlock"])
+        return int(self.who.tasks.seedBlockOf(self.task_id, round))
+
+    def _renew_seed(self, state: TaskState) -> Activity:
+        """The round's seed block is over 256 blocks old and its committee was never drawn:
+        ``drawCommittee`` makes this block the new seed block (the verdict window restarts)."""
+        try:
+            self.send("drawCommittee", self.task_id)
+        except Exception as exc:
+            if error_name(exc) in (
+                "TaskManagerCommitteeAlreadyDrawn", "TaskManagerWrongStatus",
+            ):  # fmt: skip
+                return Activity.WAITING  # someone renewed or drew it first
+            raise
+        self.who.say(f"round {state.round}: the committee's seed expired undrawn; renewed it")
+        return Activity.ACTED
 
     # -- verification ---------------------------------------------------------------------
 
@@ -221,16 +294,15 @@ class Miner(MemberRole):
         subs = [(index[c], e) for c, e in self.log.submissions(round).items() if c in index]
         return sorted(subs, key=lambda item: item[1].sort_key)
 
-    def fixed_samples(self, index: int) -> int:
-        """Client ``index``'s sample count fixed at join from its registered data profiles."""
-        if index not in self._fixed_samples:
-            self._fixed_samples[index] = int(self.who.tasks.clientSamples(self.task_id, index))
-        return self._fixed_samples[index]
+    def fixed_samples(self, client: str) -> int:
+        """``client``'s sample count fixed at join from its registered data profiles (in its
+        ``ClientJoined``)."""
+        return self.log.client_samples().get(client.lower(), 0)
 
     def weight_of(self, index: int, event: Any) -> int:
         """FedAvg's (and the data-amount policy's) weight of a submission: the count the client
         claims, at most the count the task fixed at join (a claim inflates nothing, H-3)."""
-        return min(int(event.args["numSamples"]), self.fixed_samples(index))
+        return min(int(event.args["numSamples"]), self.fixed_samples(str(event.args["client"])))
 
     def _check_update(self, round: int, index: int, event: Any) -> CheckedUpdate:
         args = event.args
@@ -339,6 +411,8 @@ class Miner(MemberRole):
                 "TaskManagerWrongRound", "TaskManagerWrongStatus", "TaskManagerNotLeader",
             ):  # fmt: skip
                 return Activity.WAITING  # the chain moved on meanwhile; look again
+            if error_name(exc) == "TaskManagerSeedExpired":
+                return self._renew_seed(state)
             raise
         self._done_attempts.add((r, state.attempt))
         aggregated = len(judgement.aggregated or ())
@@ -431,26 +505,62 @@ class Miner(MemberRole):
 
     # -- liveness -------------------------------------------------------------------------
 
-    def _after_deadline(self, state: TaskState, committee: list[str], now: int) -> Activity:
+    def _answers(self, state: TaskState, committee: list[str]) -> Answers | None:
+        """How the seats answered the current attempt's posted verdict (None before a post)."""
+        r, attempt = state.round, state.attempt
+        posted = self.log.last("VerdictPosted", round=r, attempt=attempt)
+        if posted is None:
+            return None
+        agreed = {str(posted.args["leader"]).lower()}  # the post approves all the leader's seats
+        dissented: set[str] = set()
+        for e in self.log.events("VerdictAttested", round=r):
+            if e.sort_key > posted.sort_key:
+                member = str(e.args["member"]).lower()
+                (agreed if e.args["agreed"] else dissented).add(member)
+        return Answers(
+            size=len(committee),
+            approvals=sum(1 for m in committee if m in agreed),
+            dissents=sum(1 for m in committee if m in dissented),
+        )
+
+    def _attempt_over(
+        self, state: TaskState, committee: list[str], now: int, *, early: bool = False
+    ) -> Activity:
+        """The current attempt failed (its verdict deadline passed, or, ``early``, every seat
+        answered and the dissents keep the verdict short of quorum): the next miner in line
+        replaces the leader, or, with no leader left, any member cancels the task. Another
+        member replaces it ``replace_grace`` seconds after the deadline (the next one may be
+        down too). Early, only the next in line acts: no seat is left silent to be slashed."""
         me = self.who.address.lower()
-        if state.attempt + 1 >= state.committee_size:
+        last = state.attempt + 1 >= state.committee_size
+        next_in_line = not last and committee[state.attempt + 1] == me
+        if early and not (last or next_in_line):
+            return Activity.WAITING
+        if last:
             try:
                 self.send("cancelTask", self.task_id)
             except Exception as exc:
                 if error_name(exc) in ("TaskManagerNotCancellable", "TaskManagerWrongStatus"):
                     return Activity.WAITING
+                if error_name(exc) == "TaskManagerSeedExpired":
+                    return self._renew_seed(state)
                 raise
             self.who.say(f"round {state.round}: no leader left; cancelled task {self.task_id}")
             return Activity.ACTED
         grace = self.replace_grace if self.replace_grace is not None else state.verdict_duration
-        next_in_line = committee[state.attempt + 1] == me
         if not next_in_line and now <= state.verdict_deadline + grace:
             return Activity.WAITING
         try:
             self.send("replaceLeader", self.task_id)
         except Exception as exc:
-            if error_name(exc) in ("TaskManagerVerdictWindowOpen", "TaskManagerWrongStatus"):
+            if error_name(exc) in (
+                "TaskManagerVerdictWindowOpen", "TaskManagerWrongStatus",
+                "TaskManagerNoLeaderLeft",
+            ):  # fmt: skip
                 return Activity.WAITING
+            if error_name(exc) == "TaskManagerSeedExpired":
+                return self._renew_seed(state)
             raise
-        self.who.say(f"round {state.round}: replaced leader {committee[state.attempt]}")
+        why = "its verdict cannot reach quorum" if early else "its verdict window is over"
+        self.who.say(f"round {state.round}: replaced leader {committee[state.attempt]} ({why})")
         return Activity.ACTED

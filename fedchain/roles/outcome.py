@@ -11,7 +11,8 @@ money went, with the balance checks:
   and contribution-policy leaders) and ``refunded`` the unearned part returned to the requester;
 - ``conservation``: everything locked for the task (escrow, mortgages, stakes) equals
   everything credited back (clients' and miners' payouts, leaders' rewards, the requester's
-  refund, which also carries slashed stakes and the M11 rounding dust).
+  refund, which also carries the M11 rounding dust) plus the slashed stake, which is burned
+  (``StakeBurned``: it goes to nobody, so no requester gains from slashing its miners).
 """
 
 from __future__ import annotations
@@ -154,10 +155,12 @@ def task_outcome(log: TaskLog, state: TaskState, *, threshold: int, gamma_max: i
         accepted = set(indices(int(verdict["accepted"])))
         mask = [i in accepted for i in range(len(clients))]
         submissions = log.submissions(r)
+        fixed = log.client_samples()  # a claim weighs at most what the client declared at join
         samples = [
-            int(submissions[a.lower()].args["numSamples"]) if a.lower() in submissions else 0
+            min(int(submissions[a.lower()].args["numSamples"]), fixed.get(a.lower(), 0))
+            if a.lower() in submissions else 0
             for a in clients
-        ]
+        ]  # fmt: skip
         payout = round_payout(
             policy, accepted=mask, reputations=gammas, reward_unit=state.reward_unit,
             threshold=threshold, per_round_reward=state.per_round_reward,
@@ -206,7 +209,13 @@ def _money(log: TaskLog, state: TaskState, outcome: TaskOutcome) -> None:
             "penalty_share": int(e.args["penaltyShare"]), "slashed": 0,
             "payout": int(e.args["payout"]), "reputation": int(e.args["reputation"]),
         }  # fmt: skip
-    stakes = {str(e.args["miner"]): int(e.args["stake"]) for e in log.events("MinerJoined")}
+    members = {m.lower() for m in outcome.miners}  # a miner outbid or gone was refunded then
+    stakes = {
+        str(e.args["miner"]): int(e.args["stake"])
+        for e in log.events("MinerJoined")
+        if str(e.args["miner"]).lower() in members
+    }
+    burned = sum(int(e.args["amount"]) for e in log.events("StakeBurned"))
     for e in log.events("MinerSettled"):
         miner = str(e.args["miner"])
         payouts[miner] = {
@@ -229,12 +238,16 @@ def _money(log: TaskLog, state: TaskState, outcome: TaskOutcome) -> None:
     outcome.stakes = {
         "mortgages": mortgages, "miner_stakes": sum(stakes.values()), "slashed": slashed,
         "penalties": sum(p["penalty"] for p in client_rows), "penalty_dust": dust,
+        "burned": burned,
     }  # fmt: skip
     outcome.payouts = payouts
     if outcome.settled:
-        outcome.escrow["refunded"] = refund - slashed - dust
+        outcome.escrow["refunded"] = refund - dust  # slashed stake is burned, not refunded
         locked = escrow + mortgages + sum(stakes.values())
         returned = sum(p["payout"] for p in payouts.values()) + sum(leader_rewards.values())
         outcome.balanced = (
-            paid + outcome.escrow["refunded"] == escrow and locked == returned and state.pot == 0
+            paid + outcome.escrow["refunded"] == escrow
+            and locked == returned + burned
+            and burned == slashed
+            and state.pot == 0
         )

@@ -2,9 +2,12 @@
 
 :meth:`Requester.publish` builds the initial model from the task file's model spec and seed,
 puts it on the store with the task manifest in its metadata, and creates the task with the
-whole reward escrowed. :meth:`Requester.step` then starts the task as soon as it is full
-(``max_clients`` clients and a full committee of miners) or, failing that, at the join deadline;
-cancels it when nobody came; once it has ended, settles whoever has not claimed after
+whole reward escrowed. :meth:`Requester.step` then starts the task early only when nobody else
+can join (``max_clients`` clients and all 64 miner seats taken), else once the join deadline
+passed; it cancels it then when it cannot start (no client, fewer miners than
+``committee_size``, or less than ``min_total_stake`` staked); while it runs it replaces a leader
+(or cancels) when a round is stuck a whole verdict window past its deadline; once it has ended,
+settles whoever has not claimed after
 ``settle_after`` seconds (the refund of what nobody earned is credited when the last member is
 settled) and withdraws. :meth:`Requester.final_model` fetches and checks the result.
 
@@ -293,8 +296,22 @@ class Requester(TaskRole):
                 "TaskManagerJoinStillOpen",  # the wall clock passed the deadline, no block yet
             ):  # fmt: skip
                 return Activity.WAITING  # someone else did it first, or not yet: look again
+            if error_name(exc) == "TaskManagerSeedExpired":
+                return self._renew_seed()
             raise
         self.who.say(f"task {self.task_id} {what}")
+        return Activity.ACTED
+
+    def _renew_seed(self) -> Activity:
+        """Nobody drew the round's committee within 256 blocks of its seed block, so replacing
+        or cancelling cannot draw it either: ``drawCommittee`` gives the round a new seed."""
+        try:
+            self.send("drawCommittee", self.task_id)
+        except Exception as exc:
+            if error_name(exc) in ("TaskManagerCommitteeAlreadyDrawn", "TaskManagerWrongStatus"):
+                return Activity.WAITING
+            raise
+        self.who.say(f"task {self.task_id}: the round's seed expired undrawn; renewed it")
         return Activity.ACTED
 
     def final_model(self) -> FetchedModel:

@@ -61,6 +61,7 @@ def test_the_default_file_loads_with_the_documented_values(tmp_path: Path) -> No
     assert (tf.policy, tf.policy_id, tf.reward_unit) == ("reputation", 0, GWEI)
     assert tf.per_round_reward == GWEI * 100 * 10 and tf.escrow == 5 * GWEI * 100 * 10
     assert tf.client_mortgage == tf.min_miner_stake == ETHER // 100
+    assert tf.min_total_stake == 0
     assert tf.model == make_spec("cnn_digits", norm="bounded", norm_batch=16)
     assert tf.model_seed == 0
     assert tf.training == TrainingConfig(epochs=5, batch_size=16, lr=0.05, momentum=0.5)
@@ -97,6 +98,7 @@ reward_unit = 123
 per_round_reward = "1.000000000000000001 ether"
 client_mortgage = "0.007 ether"
 min_miner_stake = "1500000001 wei"
+min_total_stake = "0.005 ether"
 
 [model]
 name = "cnn004"
@@ -125,6 +127,7 @@ screen_stale = false
     tf = load_text(tmp_path, text)
     assert tf.per_round_reward == ETHER + 1 and tf.client_mortgage == 7 * 10**15
     assert tf.min_miner_stake == 1_500_000_001 and tf.model.params["hidden"] == [8, 8]
+    assert tf.min_total_stake == 5 * 10**15
     assert tf.privacy is not None and tf.privacy.mechanism == "dp_sgd"
     again = load_text(tmp_path, tf.to_toml())
     assert again == tf and again.to_toml() == tf.to_toml()
@@ -267,6 +270,9 @@ def test_format_wei_units() -> None:
          "[rewards] per_round_reward: the escrow rounds × per_round_reward exceeds"),
         ('[task]\n[rewards]\nclient_mortgage = 0\n', "client_mortgage: must be at least 1 wei"),
         ('[task]\n[rewards]\nmin_miner_stake = "0 ether"\n', "min_miner_stake: must be at least"),
+        ('[task]\n[rewards]\nmin_total_stake = "79228162515 ether"\n',
+         "[rewards] min_total_stake: must be at most 79228162514264337593543950335 wei"),
+        ('[task]\n[rewards]\nmin_total_stake = -1\n', "[rewards] min_total_stake: must be >= 0"),
         ('[task]\n[rewards]\nclient_mortgage = "310000000 ether"\n',
          "[rewards] client_mortgage: must be at most 309485009821345068724781055 wei"),
     ],
@@ -439,8 +445,8 @@ def test_onchain_spec_values() -> None:
     assert list(spec) == [
         "category", "initialModel", "initialCodec", "modelSpecHash", "requestKey", "rounds",
         "joinDeadline", "submitDuration", "verdictDuration", "perRoundReward", "rewardUnit",
-        "minReputation", "clientMortgage", "minMinerStake", "maxClients", "committeeSize",
-        "byzantineF", "policy",
+        "minReputation", "clientMortgage", "minMinerStake", "minTotalStake", "maxClients",
+        "committeeSize", "byzantineF", "policy",
     ]  # fmt: skip
     assert spec["category"] == keccak(b"digits") and spec["initialModel"] == digest
     assert spec["modelSpecHash"] == hashlib.sha256(tf.model.canonical_json().encode()).digest()
@@ -448,6 +454,7 @@ def test_onchain_spec_values() -> None:
     assert (spec["rounds"], spec["submitDuration"], spec["verdictDuration"]) == (5, 120, 120)
     assert (spec["perRoundReward"], spec["rewardUnit"]) == (10**12, GWEI)
     assert spec["clientMortgage"] == spec["minMinerStake"] == 10**16
+    assert spec["minTotalStake"] == 0
     assert (spec["maxClients"], spec["committeeSize"], spec["byzantineF"]) == (10, 3, 2)
     assert (spec["minReputation"], spec["policy"]) == (0, 0)
     for bad in (
