@@ -22,7 +22,7 @@ abstract contract TaskViews is TaskCommittee {
         info.round = s.round;
         info.clientCount = s.clientCount;
         info.minerCount = s.minerCount;
-        info.committeeSize = s.committeeSize;
+        info.committeeSize = c.committeeSize; // the seats every round draws (fixed at creation)
         info.attempt = s.attempt;
         info.maxClients = c.maxClients;
         info.byzantineF = c.byzantineF;
