@@ -177,6 +177,18 @@ def _start_text(state: TaskState, now: int) -> str:
     )
 
 
+def _seats(tasks: Any, state: TaskState) -> TaskState:
+    """``state`` with its committee size: ``taskInfo`` reports 0 until the task starts, so a
+    joining task's comes from its ``TaskCreated`` spec."""
+    if state.committee_size:
+        return state
+    created = tasks.events("TaskCreated", filters={"taskId": state.task_id})
+    if not created:
+        return state
+    size = int(created[-1].args["spec"]["committeeSize"])
+    return dataclasses.replace(state, committee_size=size)
+
+
 def _needs_text(state: TaskState) -> str:
     """What a task needs at its join deadline to start: miners, and stake when it asks some."""
     needs = f"at least {state.committee_size} miner(s) for the {state.committee_size} seats"
@@ -703,7 +715,9 @@ def create_command(
                 f"ended; follow it with '{args.command(exc.task_id)}', or pass --force to "
                 "publish another",
             ) from None
-        state = read_task(session.deployment.tasks, task_id)
+        state = dataclasses.replace(
+            read_task(session.deployment.tasks, task_id), committee_size=task.committee_size
+        )  # taskInfo reports the committee size only once the task has started
         created = {
             "task_id": task_id, "requester": account.address, "escrow": task.escrow,
             "initial_model": _initial_cid(session, task_id), "rounds": task.rounds,
@@ -795,7 +809,7 @@ def list_command(
     out = Output(as_json)
     with open_session(deployment, rpc_url, with_store=False) as session:
         tasks = session.deployment.tasks
-        states = [read_task(tasks, i) for i in range(1, int(tasks.taskCount()) + 1)]
+        states = [_seats(tasks, read_task(tasks, i)) for i in range(1, int(tasks.taskCount()) + 1)]
         now = chain_now(session.chain)
     if requester is not None:
         states = [s for s in states if s.requester.lower() == requester.lower()]
@@ -850,6 +864,7 @@ def status_command(
     with open_session(deployment, rpc_url, with_store=False) as session:
         log = TaskLog(session.deployment.tasks, task_id)
         state = fresh_view(session, log)  # the events first, then the state: one point in time
+        state = _seats(session.deployment.tasks, state)
         now = chain_now(session.chain)
         result = task_result(session, log, state)
     out.line(_status_line(state, now, len(result["rounds"])))

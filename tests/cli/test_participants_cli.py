@@ -221,7 +221,9 @@ def node() -> Iterator[AnvilNode]:
         find_anvil_binary()
     except AnvilError as exc:
         pytest.skip(str(exc))
-    with AnvilNode(accounts=len(ACCOUNTS)) as started:
+    # A block every second, as 'fedchain devnet up' runs it: a task starts at its join deadline,
+    # which passes on chain only once a block is stamped past it.
+    with AnvilNode(accounts=len(ACCOUNTS), block_time=1) as started:
         yield started
 
 
@@ -319,10 +321,10 @@ def test_deploy_keeps_rpc_credentials_out(
 def test_a_whole_task_one_process_per_participant(
     node: AnvilNode, deployment: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (tmp_path / "task.toml").write_text(TASK_TOML.format(join_window=30))
+    (tmp_path / "task.toml").write_text(TASK_TOML.format(join_window=45))
     store = tmp_path / "store"
     first = _task_count(node.url, deployment) + 1
-    common = ["--poll", "0.2", "--timeout", "90", "--json"]
+    common = ["--poll", "0.2", "--timeout", "240", "--json"]
     procs: dict[str, subprocess.Popen[str]] = {}
     try:
         procs["requester"] = subprocess.Popen(
@@ -348,7 +350,7 @@ def test_a_whole_task_one_process_per_participant(
             cli("miner", "run", "--task", task, *common), env=_env(KEYS[3], deployment, store),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
-        outputs = {name: p.communicate(timeout=150) for name, p in procs.items()}
+        outputs = {name: p.communicate(timeout=300) for name, p in procs.items()}
     finally:
         for p in procs.values():
             if p.poll() is None:
