@@ -16,16 +16,16 @@ interface ITaskManagerErrors is ITaskTypes {
     error TaskManagerInvalidCommitteeSize(uint256 committeeSize);
     /// @notice byzantineF must be below maxClients.
     error TaskManagerInvalidByzantineBound(uint256 byzantineF, uint256 maxClients);
-    /// @notice Both durations must be positive.
+    /// @notice Both durations must lie within the deployment's round-window bounds (limits()).
     error TaskManagerInvalidDurations(uint256 submitDuration, uint256 verdictDuration);
-    /// @notice The join deadline must lie in the future.
+    /// @notice The join deadline must lie between now + the deployment's least and most join window.
     error TaskManagerInvalidJoinDeadline(uint256 joinDeadline, uint256 nowTimestamp);
     /// @notice The category must be non-zero.
     error TaskManagerZeroCategory();
     /// @notice The client mortgage must be positive and divisible by the number of rounds (M11
     ///         penalties are whole multiples of mortgage / rounds).
     error TaskManagerInvalidMortgage(uint256 clientMortgage, uint256 rounds);
-    /// @notice The miner stake minimum must be positive.
+    /// @notice The task's minimum miner stake is below the deployment's stake floor.
     error TaskManagerInvalidMinerStake(uint256 minMinerStake);
     /// @notice msg.value must equal rounds x perRoundReward.
     error TaskManagerEscrowMismatch(uint256 required, uint256 sent);
@@ -69,9 +69,10 @@ interface ITaskManagerErrors is ITaskTypes {
     error TaskManagerWrongStakePayment(uint256 taskId, uint256 stake, uint256 sent);
     /// @notice The internal balance does not cover `required`.
     error TaskManagerInsufficientBalance(address account, uint256 balance, uint256 required);
-    /// @notice The task cannot start: it needs at least one client and one miner.
+    /// @notice The task cannot start: it needs at least one client and committeeSize distinct miners.
     error TaskManagerNotStartable(uint256 taskId, uint256 clientCount, uint256 minerCount);
-    /// @notice Before the join deadline only the requester may start the task.
+    /// @notice Before the join deadline only the requester may start the task, and only when it
+    ///         is full (every client seat and all 64 miner seats taken).
     error TaskManagerJoinStillOpen(uint256 taskId, uint64 joinDeadline);
     /// @notice The task is neither stalled nor cancellable by the caller now.
     error TaskManagerNotCancellable(uint256 taskId, TaskStatus status);

@@ -58,6 +58,10 @@ _PER_PUBLICATION: Final = ("joinDeadline", "initialModel", "initialCodec")
 PENDING_WAIT: Final = 30.0
 
 
+#: Seconds added to the join deadline for the block that carries ``createTask``, stamped a little
+#: after the time read here: a join window equal to the deployment's least one still passes.
+JOIN_DEADLINE_MARGIN = 2
+
 #: Miner seats of a task (the contract's ``_MAX_MINERS``).
 MAX_MINERS = 64
 
@@ -176,7 +180,8 @@ def publish_task(
     digest, codec = cid_to_digest(cid)
     onchain = task.onchain_spec(
         initial_model=digest, initial_codec=codec,
-        join_deadline=chain_now(who.chain) + task.join_window, request_key=request_key,
+        join_deadline=chain_now(who.chain) + task.join_window + JOIN_DEADLINE_MARGIN,
+        request_key=request_key,
     )  # fmt: skip
     result = who.tasks.createTask(onchain, sender=who.account, value=task.escrow)
     task_id = int(result.event("TaskCreated").args["taskId"])
