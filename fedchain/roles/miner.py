@@ -81,7 +81,11 @@ from fedchain.storage import (
 )
 from fedchain.storage.errors import KuboError
 
-__all__ = ["FAULTS", "Answers", "Miner", "RoundCheck", "register_miner"]
+#: Blocks after its seed block at which a member stores a round's committee that no verdict
+#: has drawn yet (``blockhash`` forgets a block after 256).
+PIN_AFTER_BLOCKS = 128
+
+__all__ = ["FAULTS", "PIN_AFTER_BLOCKS", "Answers", "Miner", "RoundCheck", "register_miner"]
 
 #: Faults a miner can simulate (for tests and experiments): a leader that never posts, a leader
 #: that accepts every update whatever the rule says, and one that aggregates every accepted
@@ -211,6 +215,8 @@ class Miner(MemberRole):
         me = self.who.address.lower()
         if me not in committee:
             return Activity.WAITING
+        if self._should_pin(r):
+            return self._pin_committee(state)
         if now > state.verdict_deadline:
             return self._attempt_over(state, committee, now)
         answers = self._answers(state, committee)
@@ -271,6 +277,28 @@ class Miner(MemberRole):
         if opened is not None:
             return int(opened.args["seedBlock"])
         return int(self.who.tasks.seedBlockOf(self.task_id, round))
+
+    def _should_pin(self, round: int) -> bool:
+        """Whether the round's committee, still only computable, should be stored now: its seed
+        block is :data:`PIN_AFTER_BLOCKS` old. Left undrawn past 256 blocks the seed would be
+        renewed and the seats drawn again, a re-roll an attacker who dislikes these seats would
+        wait for (the adversarial tests found it); a member stores them first."""
+        if self.log.last("CommitteeDrawn", round=round) is not None:
+            return False
+        return self.who.chain.block_number() - self._seed_block(round) >= PIN_AFTER_BLOCKS
+
+    def _pin_committee(self, state: TaskState) -> Activity:
+        try:
+            self.send("drawCommittee", self.task_id)
+        except Exception as exc:
+            if error_name(exc) in (
+                "TaskManagerCommitteeAlreadyDrawn", "TaskManagerWrongStatus",
+                "TaskManagerSeedExpired",
+            ):  # fmt: skip
+                return Activity.WAITING  # drawn (or renewed) by someone else first
+            raise
+        self.who.say(f"round {state.round}: stored the committee before its seed could expire")
+        return Activity.ACTED
 
     def _renew_seed(self, state: TaskState) -> Activity:
         """The round's seed block is over 256 blocks old and its committee was never drawn:
