@@ -277,7 +277,11 @@ def test_members_dissent_from_a_leader_that_aggregates_what_the_cut_left_out() -
     ]
     assert dissents
     slashed = result.deployment.tasks.events("StakeSlashed")
-    assert slashed and {(e.args["miner"], int(e.args["reason"])) for e in slashed} == {(m0, 3)}
+    # only the faulty miner pays: as leader for its failed verdict (3), and as a member for
+    # dissenting from an honest verdict that was finalized (2), if the draw seated it so
+    assert slashed and {e.args["miner"] for e in slashed} == {m0}
+    reasons = {int(e.args["reason"]) for e in slashed}
+    assert 3 in reasons and reasons <= {2, 3}
     assert s["payouts"][m0]["slashed"] > 0 and s["balanced"] is True
     for c in s["clients"]:  # honest clients lose nothing to the dishonest leader
         assert s["payouts"][c]["penalty"] == 0
