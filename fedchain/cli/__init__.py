@@ -55,6 +55,11 @@ _LAZY: dict[str, _LazyEntry] = {
         "register",
         "Settle your membership of an ended task and withdraw your balance.",
     ),
+    "leave": _LazyEntry(
+        "fedchain.cli.participants",
+        "register",
+        "Leave a task that has not started and withdraw your mortgage or stake.",
+    ),
     "ipfs": _LazyEntry(
         "fedchain.cli.ipfs", "app", "Content-addressed model storage: CIDs, local store, Kubo."
     ),

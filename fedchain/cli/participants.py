@@ -520,6 +520,32 @@ def claim_command(
     })  # fmt: skip
 
 
+def leave_command(
+    task_id: TaskIdOpt,
+    deployment: DeploymentOpt = Path("deployment.json"),
+    rpc_url: RpcUrlOpt = None,
+    keystore: KeystoreOpt = None,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Leave a task that has not started and withdraw your mortgage or stake."""
+    from fedchain.roles.base import TaskRole
+
+    account = load_key(keystore)
+    out = Output(as_json)
+    with open_session(deployment, rpc_url, account=account, store=store) as session:
+        result = TaskRole(session.participant(), task_id).leave()
+    out.line(
+        f"task {task_id}: left as a {result.role}; {format_wei(result.refund)} back, "
+        f"withdrew {format_wei(result.withdrawn)}"
+    )
+    out.result({
+        "address": account.address, "task_id": task_id, "role": result.role,
+        "refund": result.refund, "withdrawn": result.withdrawn,
+    })  # fmt: skip
+
+
 def register(root: typer.Typer) -> None:
-    """Attach the top-level ``claim`` command to the root app."""
+    """Attach the top-level ``claim`` and ``leave`` commands to the root app."""
     root.command("claim")(claim_command)
+    root.command("leave")(leave_command)

@@ -36,6 +36,7 @@ __all__ = [
     "DEFAULT_NODE_TIMEOUT",
     "Activity",
     "ClaimResult",
+    "LeaveResult",
     "MemberRole",
     "Participant",
     "TaskRole",
@@ -104,6 +105,16 @@ class ClaimResult:
     settled: bool
     withdrawn: int
     settlement: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LeaveResult:
+    """What :meth:`TaskRole.leave` did: left as ``role`` ("client" or "miner") and got
+    ``refund`` wei back, then withdrew ``withdrawn`` wei (its whole internal balance)."""
+
+    role: str
+    refund: int
+    withdrawn: int
 
 
 class TaskRole:
@@ -201,6 +212,33 @@ class TaskRole:
         if balance:
             self.send("withdraw", balance)
         return ClaimResult(settled=settled, withdrawn=balance, settlement=details)
+
+    def leave(self) -> LeaveResult:
+        """Leave a task that has not started: the mortgage or stake comes back, then the whole
+        internal balance is withdrawn. A client's unused join permits die with it (its nonce
+        moves on). The member that joined last in the same role takes this one's index; it is
+        read from the task's events.
+
+        Raises:
+            RoleError: the task has started (or ended), or this key is not a member.
+        """
+        state = self.state()
+        if state.status is not TaskStatus.JOINING:
+            raise RoleError(
+                f"task {self.task_id} is {state.status.name.lower()}: members can only leave "
+                "before it starts"
+            )
+        role = self.member_role()
+        if role == 0:
+            raise RoleError(f"{self.who.address} is not a member of task {self.task_id}")
+        members = self.log.clients() if role == 1 else self.log.miners()
+        last = members[-1] if members else self.who.address
+        result = self.send("leaveTask", self.task_id, last)
+        refund = int(result.event("MemberLeft").args["refund"])
+        balance = int(self.who.tasks.balanceOf(self.who.address))
+        if balance:
+            self.send("withdraw", balance)
+        return LeaveResult("client" if role == 1 else "miner", refund, balance)
 
     # -- driving ----------------------------------------------------------------------------
 

@@ -505,3 +505,36 @@ def test_interrupt_timeout_and_restart(
     assert again.returncode == 1
     assert again.stderr.strip().splitlines()[-1].startswith(f"error: client: task {task} not done")
     assert "joined task" not in again.stderr  # it found its membership on chain
+
+
+@pytest.mark.anvil
+def test_a_miner_leaves_a_task_before_it_starts(
+    node: AnvilNode, deployment: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """``fedchain leave``: the stake comes back before the start (the last miner takes the
+    leaver's index); a second try, or a key that never joined, is one error line."""
+    from fedchain.chain.deploy import Deployment
+
+    task = _create_task(TASK_TOML.format(join_window=600), deployment, tmp_path, capsys,
+                        monkeypatch)  # fmt: skip
+    stake = 10**15
+    with connect(node.url) as chain:
+        d = Deployment.from_json(chain, json.loads(deployment.read_text()))
+        for k in (3, 5):
+            d.registry.registerMiner(sender=ACCOUNTS[k])
+            d.tasks.joinAsMiner(int(task), stake, sender=ACCOUNTS[k], value=stake)
+        before = chain.balance(ACCOUNTS[3].address)
+    monkeypatch.setenv("FEDCHAIN_PRIVATE_KEY", KEYS[3])
+    argv = ["leave", "--task", task, "--deployment", str(deployment)]
+    code, out, err = run(argv, capsys)
+    assert code == 0, err
+    assert f"task {task}: left as a miner; 0.001 ETH back, withdrew 0.001 ETH" in out
+    with connect(node.url) as chain:
+        d = Deployment.from_json(chain, json.loads(deployment.read_text()))
+        assert chain.balance(ACCOUNTS[3].address) > before  # the stake is back, less gas
+        moved = d.tasks.memberOf(int(task), ACCOUNTS[5].address)
+        assert (int(moved.role), int(moved.index)) == (2, 0)
+        assert int(d.tasks.taskInfo(int(task)).minerCount) == 1
+    code, _, err = run(argv, capsys)
+    assert_one_error_line(code, err, "is not a member of task")
