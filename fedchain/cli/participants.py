@@ -512,8 +512,21 @@ def claim_command(
                 f"task {task_id} is {state.status.name.lower()}: claim once it has ended"
             )
         result = role.claim()
-    verb = "settled and withdrew" if result.settled else "withdrew"
-    out.line(f"task {task_id}: {verb} {format_wei(result.withdrawn)}")
+        if not result.settled and not result.withdrawn:
+            me = account.address.lower()
+            joined = [
+                str(e.args.get("client") or e.args.get("miner")).lower()
+                for e in role.log.events("ClientJoined") + role.log.events("MinerJoined")
+            ]
+            if me not in joined:
+                raise RoleError(f"{account.address} never joined task {task_id}: nothing to claim")
+    if result.settled:
+        line = f"settled and withdrew {format_wei(result.withdrawn)}"
+    elif result.withdrawn:
+        line = f"already settled; withdrew {format_wei(result.withdrawn)}"
+    else:
+        line = "nothing left to claim (already settled and withdrawn)"
+    out.line(f"task {task_id}: {line}")
     out.result({
         "address": account.address, "task_id": task_id, "settled": result.settled,
         "settlement": result.settlement, "withdrawn": result.withdrawn,

@@ -319,8 +319,9 @@ def test_deploy_keeps_rpc_credentials_out(
 
 @pytest.mark.anvil
 def test_a_whole_task_one_process_per_participant(
-    node: AnvilNode, deployment: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+    node: AnvilNode, deployment: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
     (tmp_path / "task.toml").write_text(TASK_TOML.format(join_window=45))
     store = tmp_path / "store"
     first = _task_count(node.url, deployment) + 1
@@ -400,6 +401,14 @@ def test_a_whole_task_one_process_per_participant(
     assert escrow["deposited"] == escrow["paid"] + escrow["refunded"] > 0
     code, out, _ = run(["task", "status", str(first), "--deployment", str(deployment)], capsys)
     assert code == 0 and "finished" in out and "balanced" in out
+    # claim again (safe to repeat), and from a key that never joined (one error line)
+    monkeypatch.setenv("FEDCHAIN_PRIVATE_KEY", KEYS[1])
+    code, out, err = run(["claim", "--task", str(first), "--deployment", str(deployment)],
+                         capsys)  # fmt: skip
+    assert code == 0 and "nothing left to claim (already settled and withdrawn)" in out, err
+    monkeypatch.setenv("FEDCHAIN_PRIVATE_KEY", KEYS[5])
+    code, _, err = run(["claim", "--task", str(first), "--deployment", str(deployment)], capsys)
+    assert_one_error_line(code, err, "never joined task", "nothing to claim")
 
 
 def _balance_and_roles(url: str, deployment: Path, address: str) -> tuple[int, int]:
