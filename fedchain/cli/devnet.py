@@ -338,6 +338,15 @@ def down_command(
 ) -> None:
     """Stop the devnet's Anvil (by the PID in DIR/devnet.json); its chain stays in
     DIR/state.json for the next 'devnet up' (unless --reset)."""
+    out = Output(as_json)
+    if not (directory / _DEVNET_FILE).exists() and directory.is_dir():
+        # Stopped already (a second 'down'): nothing to do, not an error.
+        if reset:
+            _remove(directory / _DEPLOYMENT_FILE, directory / _STATE_FILE)
+            out.line(f"deleted its chain and deployment in {directory}")
+        out.line(f"no devnet is running from {directory} (already stopped)")
+        out.result({"pid": None, "rpc_url": None, "stopped": False, "reset": reset})
+        return
     info = _read_devnet(directory)
     pid, port = int(info["pid"]), info.get("port")
     state = _process_state(pid, port)
@@ -346,7 +355,6 @@ def down_command(
     _remove(directory / _DEVNET_FILE)
     if reset:
         _remove(directory / _DEPLOYMENT_FILE, directory / _STATE_FILE)
-    out = Output(as_json)
     if state == "anvil":
         out.line(f"stopped the devnet (PID {pid}, {info['rpc_url']})")
     else:

@@ -103,8 +103,10 @@ def test_up_fund_down(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
         assert not _alive(pid)
         assert not (tmp_path / "dn" / "devnet.json").exists()
 
-        code, _, err = run(["devnet", "down", "--dir", "dn"], capsys)
-        assert code == 1 and "no devnet file dn/devnet.json" in err
+        code, out, err = run(["devnet", "down", "--dir", "dn"], capsys)  # a second 'down'
+        assert code == 0 and "no devnet is running from dn (already stopped)" in out, err
+        code, _, err = run(["devnet", "down", "--dir", "nowhere"], capsys)
+        assert code == 1 and "no devnet file nowhere/devnet.json" in err
     finally:
         if pid and _alive(pid):
             os.kill(pid, signal.SIGKILL)
