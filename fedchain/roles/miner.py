@@ -179,19 +179,38 @@ class Miner(MemberRole):
     # -- set-up ---------------------------------------------------------------------------
 
     def join(self, state: TaskState | None = None) -> bool:
-        """Register as a miner and join the task with the stake, unless done."""
+        """Register as a miner and join the task with the stake, unless done. The stake is
+        checked against the task's minimum and the key's balance first: nothing is sent for a
+        stake the contract would refuse."""
         state = state or self.state()
-        acted = register_miner(self.who)
         if self.member_role() == 2:
             self._joined = True
-            return acted
+            return register_miner(self.who)
         if state.status is not TaskStatus.JOINING:
-            return acted
+            return register_miner(self.who)
         stake = self.stake if self.stake is not None else state.min_miner_stake
+        self._check_stake(state, stake)
+        register_miner(self.who)
         self.send("joinAsMiner", self.task_id, stake, value=stake)
         self._joined = True
         self.who.say(f"joined task {self.task_id} with a stake of {format_wei(stake)}")
         return True
+
+    def _check_stake(self, state: TaskState, stake: int) -> None:
+        if stake < state.min_miner_stake:
+            raise RoleError(
+                f"a stake of {format_wei(stake)} is below task {self.task_id}'s minimum of "
+                f"{format_wei(state.min_miner_stake)}; nothing was staked"
+            )
+        if stake >= 2**88:
+            raise RoleError(f"a stake of {format_wei(stake)} does not fit the contract (2^88 wei)")
+        balance = self.who.chain.balance(self.who.address)
+        if balance < stake:
+            raise RoleError(
+                f"{self.who.address} holds {format_wei(balance)}, less than the stake of "
+                f"{format_wei(stake)} (plus gas); fund it first (on a devnet: fedchain devnet "
+                f"fund {self.who.address})"
+            )
 
     # -- the state machine ----------------------------------------------------------------
 

@@ -527,9 +527,16 @@ def test_a_miner_leaves_a_task_before_it_starts(
 
     task = _create_task(TASK_TOML.format(join_window=600), deployment, tmp_path, capsys,
                         monkeypatch)  # fmt: skip
+    monkeypatch.setenv("FEDCHAIN_PRIVATE_KEY", KEYS[5])
+    store = f"local:{tmp_path / 'store'}"
+    code, _, err = run(["miner", "run", "--task", task, "--stake", "1 wei", "--deployment",
+                        str(deployment), "--store", store], capsys)  # fmt: skip
+    assert_one_error_line(code, err, "is below task", "minimum of 0.001 ETH", "nothing was staked")
     stake = 10**15
     with connect(node.url) as chain:
         d = Deployment.from_json(chain, json.loads(deployment.read_text()))
+        assert int(d.tasks.taskInfo(int(task)).minerCount) == 0
+        assert int(d.registry.accountOf(ACCOUNTS[5].address).roles) == 0  # not even registered
         for k in (3, 5):
             d.registry.registerMiner(sender=ACCOUNTS[k])
             d.tasks.joinAsMiner(int(task), stake, sender=ACCOUNTS[k], value=stake)
