@@ -191,7 +191,8 @@ def _seats(tasks: Any, state: TaskState) -> TaskState:
 
 def _needs_text(state: TaskState) -> str:
     """What a task needs at its join deadline to start: miners, and stake when it asks some."""
-    needs = f"at least {state.committee_size} miner(s) for the {state.committee_size} seats"
+    needs = (f"at least {state.committee_size} miner(s) for the {state.committee_size} seats "
+             "(each seat is drawn by stake, so one miner may hold several)")  # fmt: skip
     if state.min_total_stake:
         needs += f" and {format_wei(state.min_total_stake)} staked in all"
     return needs

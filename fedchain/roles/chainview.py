@@ -84,16 +84,18 @@ class TaskState:
     unsettled: int
 
     def start_shortfall(self) -> str:
-        """Why the task cannot start yet ("" when it can): the contract's own conditions."""
+        """Why the task cannot start yet ("" when it can): every unmet condition of the
+        contract's, joined with "; "."""
+        missing = []
         if self.client_count == 0:
-            return "no client joined"
+            missing.append("no client joined")
         if self.miner_count < self.committee_size:
-            return (f"{self.miner_count} of the {self.committee_size} miners its committee "
-                    "needs joined")  # fmt: skip
+            missing.append(f"{self.miner_count} of the {self.committee_size} miners its "
+                           "committee needs joined")  # fmt: skip
         if self.total_stake < self.min_total_stake:
-            return (f"the miners staked {self.total_stake} of the {self.min_total_stake} wei "
-                    "it needs")  # fmt: skip
-        return ""
+            missing.append(f"the miners staked {self.total_stake} of the "
+                           f"{self.min_total_stake} wei it needs")  # fmt: skip
+        return "; ".join(missing)
 
 
 def read_task(tasks: BoundContract, task_id: int, *, log: TaskLog | None = None) -> TaskState:

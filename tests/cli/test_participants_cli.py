@@ -406,6 +406,10 @@ def test_a_whole_task_one_process_per_participant(
     code, out, err = run(["claim", "--task", str(first), "--deployment", str(deployment)],
                          capsys)  # fmt: skip
     assert code == 0 and "nothing left to claim (already settled and withdrawn)" in out, err
+    monkeypatch.setenv("FEDCHAIN_PRIVATE_KEY", KEYS[0])  # the requester, refund withdrawn
+    code, out, err = run(["claim", "--task", str(first), "--deployment", str(deployment)],
+                         capsys)  # fmt: skip
+    assert code == 0 and "nothing left to claim" in out, err
     monkeypatch.setenv("FEDCHAIN_PRIVATE_KEY", KEYS[5])
     code, _, err = run(["claim", "--task", str(first), "--deployment", str(deployment)], capsys)
     assert_one_error_line(code, err, "never joined task", "nothing to claim")

@@ -376,7 +376,9 @@ max_clients = 10              # 1..256
 committee_size = 3            # 1..16 miners per round, leader included
 byzantine_f = 2               # 0 <= f < max_clients (Multi-KRUM needs max_clients >= f + 3)
 min_reputation = 0            # 0..65535
-join_window = 600             # seconds from creation until joining closes
+join_window = 600             # seconds until joining closes and the task starts; a devnet
+                              # takes any (20-60 s for local processes), a production
+                              # deployment at least 3600
 submit_window = 120           # seconds clients have per round
 verdict_window = 120          # seconds the committee has after submissions close
 
