@@ -62,6 +62,10 @@ PENDING_WAIT: Final = 30.0
 #: after the time read here: a join window equal to the deployment's least one still passes.
 JOIN_DEADLINE_MARGIN = 2
 
+#: Liveness calls (start, cancel, replace) in a row that may revert without data, racing a
+#: deadline, before the requester gives up.
+_BLIND_REVERT_RETRIES = 5
+
 #: Miner seats of a task (the contract's ``_MAX_MINERS``).
 MAX_MINERS = 64
 
@@ -214,6 +218,7 @@ class Requester(TaskRole):
         self.settle_after = settle_after
         self.withdrawn = 0
         self.empty_rounds: list[int] = []  # finalized rounds nobody submitted to (from 0)
+        self._blind_reverts = 0  # liveness calls in a row that reverted without data
 
     def _warn_empty_rounds(self, state: TaskState) -> None:
         """Say loudly, once per process, which finalized rounds had no submission at all."""
@@ -303,7 +308,13 @@ class Requester(TaskRole):
                 return Activity.WAITING  # someone else did it first, or not yet: look again
             if error_name(exc) == "TaskManagerSeedExpired":
                 return self._renew_seed()
+            if error_name(exc) == "UnknownRevert" and self._blind_reverts < _BLIND_REVERT_RETRIES:
+                # Mined and reverted, yet the replay on the newer state passes: the block was
+                # stamped before a deadline the estimate had seen pass. The state decides anew.
+                self._blind_reverts += 1
+                return Activity.WAITING
             raise
+        self._blind_reverts = 0
         self.who.say(f"task {self.task_id} {what}")
         return Activity.ACTED
 
