@@ -47,7 +47,7 @@ rounds = {ROUNDS}
 max_clients = {CLIENTS}
 committee_size = {MINERS}
 byzantine_f = 1
-join_window = 40
+join_window = 100
 submit_window = 20
 verdict_window = 30
 
