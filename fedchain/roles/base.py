@@ -213,6 +213,22 @@ class TaskRole:
             self.send("withdraw", balance)
         return ClaimResult(settled=settled, withdrawn=balance, settlement=details)
 
+    def draw_committee(self, done: str) -> Activity:
+        """``drawCommittee``: store the current round's seats, or renew a seed block past
+        ``blockhash``'s reach; says ``done`` when it acted. Someone else drawing or renewing
+        first (or the round being over) is no error: the caller looks again."""
+        try:
+            self.send("drawCommittee", self.task_id)
+        except Exception as exc:
+            if error_name(exc) in (
+                "TaskManagerCommitteeAlreadyDrawn", "TaskManagerWrongStatus",
+                "TaskManagerSeedExpired",
+            ):  # fmt: skip
+                return Activity.WAITING
+            raise
+        self.who.say(done)
+        return Activity.ACTED
+
     def leave(self) -> LeaveResult:
         """Leave a task that has not started: the mortgage or stake comes back, then the whole
         internal balance is withdrawn. A client's unused join permits die with it (its nonce

@@ -307,26 +307,16 @@ class Miner(MemberRole):
         return self.who.chain.block_number() - self._seed_block(round) >= PIN_AFTER_BLOCKS
 
     def _pin_committee(self, state: TaskState) -> Activity:
-        return self._draw_committee(state, "stored the committee before its seed could expire")
+        return self.draw_committee(
+            f"round {state.round}: stored the committee before its seed could expire"
+        )
 
     def _renew_seed(self, state: TaskState) -> Activity:
         """The round's seed block is over 256 blocks old and its committee was never drawn:
         ``drawCommittee`` makes this block the new seed block (the verdict window restarts)."""
-        return self._draw_committee(state, "the committee's seed expired undrawn; renewed it")
-
-    def _draw_committee(self, state: TaskState, done: str) -> Activity:
-        """``drawCommittee``: stores the seats, or renews a seed past ``blockhash``'s reach."""
-        try:
-            self.send("drawCommittee", self.task_id)
-        except Exception as exc:
-            if error_name(exc) in (
-                "TaskManagerCommitteeAlreadyDrawn", "TaskManagerWrongStatus",
-                "TaskManagerSeedExpired",
-            ):  # fmt: skip
-                return Activity.WAITING  # someone drew or renewed it first; look again
-            raise
-        self.who.say(f"round {state.round}: {done}")
-        return Activity.ACTED
+        return self.draw_committee(
+            f"round {state.round}: the committee's seed expired undrawn; renewed it"
+        )
 
     # -- verification ---------------------------------------------------------------------
 

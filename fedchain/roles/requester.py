@@ -321,14 +321,9 @@ class Requester(TaskRole):
     def _renew_seed(self) -> Activity:
         """Nobody drew the round's committee within 256 blocks of its seed block, so replacing
         or cancelling cannot draw it either: ``drawCommittee`` gives the round a new seed."""
-        try:
-            self.send("drawCommittee", self.task_id)
-        except Exception as exc:
-            if error_name(exc) in ("TaskManagerCommitteeAlreadyDrawn", "TaskManagerWrongStatus"):
-                return Activity.WAITING
-            raise
-        self.who.say(f"task {self.task_id}: the round's seed expired undrawn; renewed it")
-        return Activity.ACTED
+        return self.draw_committee(
+            f"task {self.task_id}: the round's seed expired undrawn; renewed it"
+        )
 
     def final_model(self) -> FetchedModel:
         """The task's final global model, checked against its digest and the model spec.
