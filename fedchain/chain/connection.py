@@ -365,9 +365,12 @@ class Chain:
         from_block: BlockId = 0,
         to_block: BlockId = "latest",
     ) -> list[Mapping[str, Any]]:
-        """Raw ``eth_getLogs`` (decode with :func:`fedchain.chain.events.decode_logs`)."""
+        """Raw ``eth_getLogs`` (decode with :func:`fedchain.chain.events.decode_logs`);
+        ``address`` is one contract or a list of them."""
         params: dict[str, Any] = {"fromBlock": from_block, "toBlock": to_block}
-        if address is not None:
+        if isinstance(address, list | tuple):
+            params["address"] = [to_address(a) for a in address]
+        elif address is not None:
             params["address"] = to_address(address)
         if topics:
             params["topics"] = list(topics)

@@ -116,6 +116,8 @@ class Deployment:
         tasks: TaskManager bound with the full ``ITaskManager`` ABI.
         extension: address of the TaskManagerExtension (runs by DELEGATECALL).
         params: the deployment parameters (gamma_max, threshold, base_credits, slash_bps).
+        deployed_block: the first block of the deployment: every event of its contracts comes
+            at or after it, so readers of the logs (the audit, the explorer) start there.
     """
 
     chain: Chain
@@ -124,6 +126,7 @@ class Deployment:
     tasks: BoundContract
     extension: str
     params: dict[str, int] = field(default_factory=dict)
+    deployed_block: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """Addresses, chain id and parameters, for a deployment file."""
@@ -135,6 +138,7 @@ class Deployment:
             "task_manager": self.tasks.address,
             "task_manager_extension": self.extension,
             "params": dict(self.params),
+            "deployed_block": self.deployed_block,
         }
 
     @classmethod
@@ -159,6 +163,7 @@ class Deployment:
                 tasks=chain.at("ITaskManager", data["task_manager"]),
                 extension=str(data["task_manager_extension"]),
                 params={k: int(v) for k, v in dict(data.get("params", {})).items()},
+                deployed_block=int(data.get("deployed_block", 0)),
             )
         except KeyError as exc:
             raise DeploymentError(f"deployment file lacks {exc.args[0]!r}") from None
@@ -198,6 +203,7 @@ def deploy_fedchain(
     limits.check()
     if base_credits < 0:
         raise DeploymentError(f"base_credits must be >= 0, got {base_credits}")
+    first_block = chain.block_number() + 1
     registry = chain.deploy(
         "ParticipantRegistry", gamma_max, threshold, base_credits, sender=deployer
     )
@@ -226,4 +232,5 @@ def deploy_fedchain(
             "slash_bps": slash_bps,
             **{f"limit_{k}": v for k, v in vars(limits).items()},
         },
+        deployed_block=first_block,
     )

@@ -26,8 +26,10 @@ import numpy as np
 
 from fedchain.learning import ModelSpec, state_shapes
 from fedchain.roles.errors import RoleError
+from fedchain.roles.judging import CheckedUpdate
 from fedchain.roles.taskfile import TaskFileError, TaskManifest
 from fedchain.storage import (
+    BlobNotFoundError,
     BlobStore,
     ModelMetadata,
     cid_to_digest,
@@ -35,13 +37,17 @@ from fedchain.storage import (
     digest_to_cid,
     encode_model,
 )
+from fedchain.storage.errors import KuboError, StorageError
 
 __all__ = [
     "MANIFEST_KEY",
+    "PRIVACY_KEY",
     "VERDICT_KEY",
     "FetchedModel",
     "PublishedModel",
+    "check_submission",
     "fetch_model",
+    "privacy_declaration",
     "publish_model",
     "read_manifest",
     "read_verdict_notes",
@@ -50,6 +56,9 @@ __all__ = [
 
 #: Metadata key of the task manifest inside the initial model blob.
 MANIFEST_KEY = "fedchain_task"
+#: Metadata key of an update's privacy declaration (a JSON object: ``mechanism``, ``params``
+#: and the ``epsilon`` this release spent, None when nothing was trained).
+PRIVACY_KEY = "fedchain_privacy"
 #: Metadata key of the round's verdict notes inside a global model blob (a JSON object).
 VERDICT_KEY = "fedchain_verdict"
 
@@ -123,6 +132,17 @@ def read_manifest(initial: FetchedModel) -> TaskManifest:
     return manifest
 
 
+def privacy_declaration(privacy: Any, epsilon: float | None) -> str:
+    """What an update declares of its privacy (:data:`PRIVACY_KEY`): the task's mechanism and
+    parameters it trained under and the ε this release spent (None: nothing was trained, or
+    the mechanism gives no ε). Canonical JSON."""
+    config = privacy.to_dict() if privacy is not None else {"mechanism": "none", "params": {}}
+    return json.dumps(
+        {**config, "epsilon": None if epsilon is None else float(epsilon)},
+        sort_keys=True, separators=(",", ":"),
+    )  # fmt: skip
+
+
 def verdict_notes_text(notes: Mapping[str, Any]) -> str:
     """The canonical JSON of verdict notes (sorted keys: every member writes the same bytes)."""
     return json.dumps(notes, sort_keys=True, separators=(",", ":"))
@@ -150,3 +170,56 @@ def read_verdict_notes(model: FetchedModel) -> dict[str, Any] | None:
         if not isinstance(value, list) or not all(isinstance(i, int) for i in value):
             return None
     return notes
+
+
+def check_submission(
+    store: BlobStore,
+    spec: ModelSpec,
+    *,
+    task_id: int,
+    round: int,
+    index: int,
+    event: Any,
+    weight: int,
+    reraise: tuple[type[StorageError], ...] = (),
+) -> CheckedUpdate:
+    """One client's ``UpdateSubmitted`` checked as every committee member (and the auditor)
+    checks it: the blob must match the on-chain digest (the store verifies the CID), decode
+    as the task's model spec (names, shapes, float32, finite, size limit) and name the right
+    task, round, author, sample count and kind. The author binding is the M6 signature check:
+    the contract recorded the submission under the transaction sender or the EIP-712 signer,
+    and the blob must say the same.
+
+    Args:
+        weight: the update's FedAvg weight (its claimed count capped at the count fixed at join).
+        reraise: storage errors to raise rather than record as the update's problem (the
+            auditor tells a blob the store lost or corrupted from a client's bad blob).
+
+    Returns:
+        The checked update; its ``problem`` says what failed.
+
+    Raises:
+        KuboError: the store cannot be reached now (the caller abstains and retries).
+    """
+    args = event.args
+    claimed = int(args["numSamples"])
+    try:
+        fetched = fetch_model(store, args["digest"], int(args["codec"]), spec=spec)
+    except reraise:
+        raise
+    except BlobNotFoundError:
+        return CheckedUpdate(index, weight, None, "blob not found on the store")
+    except KuboError:
+        raise
+    except StorageError as exc:
+        return CheckedUpdate(index, weight, None, f"invalid blob: {exc}")
+    meta = fetched.metadata
+    expected = {
+        "task_id": task_id, "round": round, "author": str(args["client"]).lower(),
+        "num_samples": claimed, "kind": "local", "model_spec_hash": "0x" + spec.spec_hash(),
+    }  # fmt: skip
+    for key, want in expected.items():
+        got = getattr(meta, key)
+        if (got.lower() if isinstance(got, str) else got) != want:
+            return CheckedUpdate(index, weight, None, f"blob {key} is {got!r}, not {want!r}")
+    return CheckedUpdate(index, weight, fetched.state)

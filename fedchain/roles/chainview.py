@@ -21,7 +21,7 @@ from typing import Any
 
 from fedchain.chain.connection import Chain
 from fedchain.chain.contract import BoundContract
-from fedchain.chain.errors import ContractError
+from fedchain.chain.errors import ChainConnectionError, ChainError, ContractError
 from fedchain.chain.events import DecodedEvent, decode_logs
 from fedchain.roles.errors import TaskNotFoundError
 from fedchain.verification.sortition import committee as draw_seats
@@ -34,8 +34,44 @@ __all__ = [
     "chain_now",
     "draw_round_committee",
     "error_name",
+    "read_logs",
     "read_task",
 ]
+
+#: Blocks per ``eth_getLogs`` call: public nodes cap a log query's range (often at 10,000 or
+#: fewer blocks); a node that refuses a range gets it again in halves.
+LOG_CHUNK_BLOCKS = 5_000
+
+
+def read_logs(
+    chain: Chain,
+    *,
+    address: Any,
+    topics: list[Any] | None,
+    from_block: int,
+    to_block: int,
+    chunk: int = LOG_CHUNK_BLOCKS,
+) -> list[Any]:
+    """Raw logs of ``from_block``..``to_block`` read in ranges of at most ``chunk`` blocks,
+    halving a range the node refuses (down to one block, then the error stands)."""
+    logs: list[Any] = []
+    start = from_block
+    size = max(1, chunk)
+    while start <= to_block:
+        end = min(to_block, start + size - 1)
+        try:
+            logs.extend(
+                chain.get_logs(address=address, topics=topics, from_block=start, to_block=end)
+            )
+        except ChainConnectionError:
+            raise  # the node is gone, not refusing the range
+        except ChainError:
+            if size == 1:
+                raise
+            size = max(1, size // 2)
+            continue
+        start = end + 1
+    return logs
 
 
 class TaskStatus(IntEnum):
@@ -168,6 +204,8 @@ class TaskLog:
         task_id: the task.
         from_block: the first block to read (the block of ``TaskCreated`` when known; reading
             from 0 works everywhere but is slower on the embedded chain).
+        addresses: the contracts whose events to read (default: the TaskManager's); the audit
+            adds the ModelRegistry, whose events also carry the task id first.
 
     Several roles in one process may share one log.
 
@@ -176,8 +214,16 @@ class TaskLog:
     and :attr:`epoch` grows by one so roles can forget what they derived from them.
     """
 
-    def __init__(self, tasks: BoundContract, task_id: int, *, from_block: int = 0) -> None:
+    def __init__(
+        self,
+        tasks: BoundContract,
+        task_id: int,
+        *,
+        from_block: int = 0,
+        addresses: list[str] | None = None,
+    ) -> None:
         self.tasks = tasks
+        self.addresses = list(addresses) if addresses else [tasks.address]
         self.task_id = task_id
         self.epoch = 0
         self._from_block = from_block
@@ -203,8 +249,9 @@ class TaskLog:
         if latest < self._next_block:
             self._tip = (latest, head_hash)
             return []
-        logs = chain.get_logs(
-            address=self.tasks.address,
+        logs = read_logs(
+            chain,
+            address=self.addresses if len(self.addresses) > 1 else self.addresses[0],
             topics=[None, self._topic],
             from_block=self._next_block,
             to_block=latest,

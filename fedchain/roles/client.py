@@ -54,7 +54,12 @@ from fedchain.learning import (
 )
 from fedchain.report.labels import format_wei
 from fedchain.roles.base import Activity, MemberRole, Participant
-from fedchain.roles.blobs import publish_model, read_verdict_notes
+from fedchain.roles.blobs import (
+    PRIVACY_KEY,
+    privacy_declaration,
+    publish_model,
+    read_verdict_notes,
+)
 from fedchain.roles.chainview import TaskLog, TaskState, TaskStatus, chain_now, error_name
 from fedchain.roles.errors import RoleError
 from fedchain.roles.taskfile import category_id
@@ -483,6 +488,7 @@ class Client(MemberRole):
             task_id=self.task_id, round=round, author=self.who.address,
             num_samples=self.data.size, model_spec=spec.name,
             model_spec_hash="0x" + spec.spec_hash(), kind="local",
+            extra={PRIVACY_KEY: privacy_declaration(manifest.privacy, epsilon)},
         )  # fmt: skip
         published = publish_model(self.who.store, local, metadata, check_finite=honest)
         record = ClientRound(round, published.cid, self.data.size, loss, epsilon, False)

@@ -48,7 +48,7 @@ from fedchain.report.labels import format_wei, short_address
 from fedchain.roles.base import Activity, MemberRole, Participant
 from fedchain.roles.blobs import (
     VERDICT_KEY,
-    fetch_model,
+    check_submission,
     publish_model,
     read_verdict_notes,
     verdict_notes_text,
@@ -72,7 +72,6 @@ from fedchain.roles.judging import (
     models_agree,
 )
 from fedchain.storage import (
-    BlobNotFoundError,
     ModelMetadata,
     StorageError,
     cid_to_digest,
@@ -337,29 +336,10 @@ class Miner(MemberRole):
         return min(int(event.args["numSamples"]), self.fixed_samples(str(event.args["client"])))
 
     def _check_update(self, round: int, index: int, event: Any) -> CheckedUpdate:
-        args = event.args
-        claimed, n = int(args["numSamples"]), self.weight_of(index, event)
-        try:  # not cached: a round's updates are read once
-            fetched = fetch_model(
-                self.who.store, args["digest"], int(args["codec"]), spec=self.spec
-            )
-        except BlobNotFoundError:
-            return CheckedUpdate(index, n, None, "blob not found on the store")
-        except KuboError:
-            raise  # the store is unreachable: the caller abstains and retries
-        except StorageError as exc:
-            return CheckedUpdate(index, n, None, f"invalid blob: {exc}")
-        meta = fetched.metadata
-        expected = {
-            "task_id": self.task_id, "round": round, "author": str(args["client"]).lower(),
-            "num_samples": claimed, "kind": "local",
-            "model_spec_hash": "0x" + self.spec.spec_hash(),
-        }  # fmt: skip
-        for key, want in expected.items():
-            got = getattr(meta, key)
-            if (got.lower() if isinstance(got, str) else got) != want:
-                return CheckedUpdate(index, n, None, f"blob {key} is {got!r}, not {want!r}")
-        return CheckedUpdate(index, n, fetched.state)
+        return check_submission(
+            self.who.store, self.spec, task_id=self.task_id, round=round, index=index,
+            event=event, weight=self.weight_of(index, event),
+        )  # fmt: skip
 
     def judge(self, state: TaskState, submissions: list[tuple[int, Any]]) -> RoundJudgement | None:
         """This miner's verdict on the current round (None when it cannot fetch what it must

@@ -1,0 +1,222 @@
+"""Where the money and the reputation went, re-derived with the Python mirror
+(:mod:`fedchain.incentives`) and compared with the settlement events to the wei; and the
+privacy each client's updates declare."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fedchain.audit.findings import AuditReport
+from fedchain.audit.rebuild import TaskContext
+from fedchain.incentives import next_reputation, slashed_stake
+from fedchain.roles.outcome import TaskOutcome
+from fedchain.roles.taskfile import TaskManifest
+from fedchain.storage import BlobStore, StorageError, decode_model
+
+__all__ = ["audit_money", "audit_privacy"]
+
+
+def _client_expectations(
+    ctx: TaskContext, outcome: TaskOutcome, *, threshold: int, gamma_max: int
+) -> dict[str, dict[str, int]]:
+    log, state = ctx.log, ctx.state
+    clients = outcome.clients
+    joined = {str(e.args["client"]).lower(): int(e.args["reputation"])
+              for e in log.events("ClientJoined")}  # fmt: skip
+    evaluated = len(outcome.rounds)
+    accepted_rounds = {c.lower(): 0 for c in clients}
+    rewards = {c.lower(): 0 for c in clients}
+    gammas = {c.lower(): joined.get(c.lower(), threshold) for c in clients}
+    for row in outcome.rounds:
+        chosen = {a.lower() for a in row.accepted}
+        for c in clients:
+            key = c.lower()
+            ok = key in chosen
+            accepted_rounds[key] += ok
+            gammas[key] = next_reputation(gammas[key], ok, h=threshold, gamma_max=gamma_max)
+        for a, amount in row.rewards.items():
+            rewards[a.lower()] += int(amount)
+    unit = state.client_mortgage // state.rounds if state.rounds else 0
+    missed_total = sum(evaluated - n for n in accepted_rounds.values())
+    total_penalty = unit * missed_total
+    out = {}
+    for c in clients:
+        key = c.lower()
+        penalty = unit * (evaluated - accepted_rounds[key])
+        share = (total_penalty - penalty) // (len(clients) - 1) if len(clients) > 1 else 0
+        out[key] = {
+            "reward": rewards[key], "penalty": penalty, "penaltyShare": share,
+            "payout": state.client_mortgage - penalty + share + rewards[key],
+            "reputation": gammas[key], "joined": joined.get(key, threshold),
+        }  # fmt: skip
+    return out
+
+
+def audit_money(
+    report: AuditReport,
+    ctx: TaskContext,
+    outcome: TaskOutcome,
+    *,
+    threshold: int,
+    gamma_max: int,
+    slash_bps: int | None,
+) -> None:
+    """``money.*`` findings: clients, miners, reputation and the escrow balance."""
+    log = ctx.log
+    if not ctx.state.status.ended:
+        report.add("money.escrow", "unchecked", "escrow",
+                   detail=f"the task is {ctx.state.status.name.lower()}: nothing is settled yet")  # fmt: skip
+        return
+    want = _client_expectations(ctx, outcome, threshold=threshold, gamma_max=gamma_max)
+    settled = {str(e.args["client"]).lower(): e for e in log.events("ClientSettled")}
+    for client in outcome.clients:
+        key = client.lower()
+        e = settled.get(key)
+        if e is None:
+            report.add("money.client", "unchecked", client, detail="not settled yet")
+            continue
+        exp = want[key]
+        found = {k: int(e.args[k]) for k in ("reward", "penalty", "penaltyShare", "payout")}
+        expected = {k: exp[k] for k in found}
+        report.add("money.client", "ok" if found == expected else "mismatch", client,
+                   tx_hash=e.tx_hash, expected=expected, found=found)  # fmt: skip
+        rep = int(e.args["reputation"])
+        report.add("money.reputation", "ok" if rep == exp["reputation"] else "mismatch",
+                   client, tx_hash=e.tx_hash, expected=exp["reputation"], found=rep,
+                   detail="the reputation at settlement (M9 over the task's rounds)")  # fmt: skip
+    _registry_reputation(report, ctx, want, threshold=threshold, gamma_max=gamma_max)
+    _miners(report, ctx, slash_bps)
+    _escrow(report, ctx, outcome, want)
+
+
+def _registry_reputation(
+    report: AuditReport,
+    ctx: TaskContext,
+    want: dict[str, dict[str, int]],
+    *,
+    threshold: int,
+    gamma_max: int,
+) -> None:
+    """The registry's scoped reputation moves by the task's net change, clamped to [0, γmax].
+
+    With the previous value strictly inside the bounds it is ``h + Σ deltas`` exactly, so the
+    new value is ``clamp(previous + delta)``; at a bound the score may lie beyond it, and only
+    the bound-respecting direction is certain."""
+    for e in ctx.outcomes:
+        who = str(e.args["participant"]).lower()
+        if who not in want:
+            continue
+        delta = want[who]["reputation"] - want[who]["joined"]
+        previous, current = int(e.args["previous"]), int(e.args["current"])
+        expected = min(gamma_max, max(0, previous + delta))
+        if 0 < previous < gamma_max or delta == 0:
+            status = "ok" if current == expected else "mismatch"
+        else:  # a saturated score: moving away from the bound may take more than delta
+            toward = (previous == 0 and delta < 0) or (previous == gamma_max and delta > 0)
+            status = (
+                "ok"
+                if (current == previous if toward else 0 <= current <= gamma_max)
+                else ("mismatch")
+            )
+        report.add("money.reputation", status, str(e.args["participant"]), tx_hash=e.tx_hash,
+                   expected=expected, found=current,
+                   detail=f"registry scope of requester {e.args['requester']}: "
+                   f"{previous} -> {current}")  # fmt: skip
+
+
+def _miners(report: AuditReport, ctx: TaskContext, slash_bps: int | None) -> None:
+    log = ctx.log
+    stakes = {str(e.args["miner"]).lower(): int(e.args["stake"]) for e in log.events("MinerJoined")}
+    offenses: dict[str, int] = {}
+    for e in log.events("StakeSlashed"):
+        who = str(e.args["miner"]).lower()
+        offenses[who] = offenses.get(who, 0) + 1
+    burned = {
+        str(e.args["miner"]).lower(): int(e.args["amount"]) for e in log.events("StakeBurned")
+    }
+    settled = {str(e.args["miner"]).lower(): e for e in log.events("MinerSettled")}
+    for miner in log.miners():
+        key = miner.lower()
+        e = settled.get(key)
+        if e is None:
+            report.add("money.miner", "unchecked", miner, detail="not settled yet")
+            continue
+        if slash_bps is None:
+            report.add("money.miner", "unchecked", miner, tx_hash=e.tx_hash,
+                       detail="the deployment file does not record slash_bps")  # fmt: skip
+            continue
+        slashed = slashed_stake(stake=stakes[key], offenses=offenses.get(key, 0),
+                                slash_bps=slash_bps)  # fmt: skip
+        expected = {"slashed": slashed, "payout": stakes[key] - slashed, "burned": slashed}
+        found = {"slashed": int(e.args["slashed"]), "payout": int(e.args["payout"]),
+                 "burned": burned.get(key, 0)}  # fmt: skip
+        report.add("money.miner", "ok" if found == expected else "mismatch", miner,
+                   tx_hash=e.tx_hash, expected=expected, found=found,
+                   detail=f"{offenses.get(key, 0)} offense(s)")  # fmt: skip
+
+
+def _escrow(
+    report: AuditReport, ctx: TaskContext, outcome: TaskOutcome, want: dict[str, dict[str, int]]
+) -> None:
+    log = ctx.log
+    leader_paid = sum(int(e.args["amount"]) for e in log.events("LeaderRewarded"))
+    paid = sum(w["reward"] for w in want.values()) + leader_paid
+    dust = sum(w["penalty"] - w["penaltyShare"] for w in want.values())
+    refunds = log.events("RequesterRefunded")
+    refunded = sum(int(e.args["amount"]) for e in refunds)
+    expected = {"deposited": ctx.escrow, "paid + refunded": paid + (ctx.escrow - paid),
+                "refund": ctx.escrow - paid + dust}  # fmt: skip
+    found = {"deposited": ctx.escrow, "paid + refunded": paid + refunded - dust,
+             "refund": refunded}  # fmt: skip
+    report.add("money.escrow", "ok" if found == expected else "mismatch", "escrow",
+               tx_hash=refunds[-1].tx_hash if refunds else None, expected=expected, found=found,
+               detail=f"paid {paid} wei (leaders {leader_paid}), refunded {refunded} wei "
+               f"(penalty rounding {dust})")  # fmt: skip
+
+
+def audit_privacy(
+    report: AuditReport, ctx: TaskContext, manifest: TaskManifest, store: BlobStore
+) -> dict[str, float]:
+    """``privacy.budget``: each update's declared mechanism and ε against the manifest, and each
+    client's budget composed over the rounds it released an update in (basic composition:
+    the ε add up). Returns the composed ε per client."""
+    from fedchain.roles.blobs import PRIVACY_KEY
+
+    configured = manifest.privacy.to_dict() if manifest.privacy is not None else None
+    per_release = (configured or {}).get("params", {}).get("epsilon")
+    composed: dict[str, float] = {}
+    for row in report.rounds:
+        for sub in row["submissions"]:
+            client = sub["client"]
+            try:
+                _, meta = decode_model(store.get(sub["cid"]))
+            except StorageError:
+                continue  # the blob check already said why
+            text = meta.extra.get(PRIVACY_KEY)
+            declared = _declared(text)
+            if declared is None:
+                report.add("privacy.budget", "unchecked", client, round=row["round"],
+                           tx_hash=sub["tx_hash"], detail="the update declares no privacy")  # fmt: skip
+                continue
+            eps = declared.get("epsilon")
+            same = declared.get("mechanism") == (configured or {}).get("mechanism", "none")
+            within = eps is None or per_release is None or float(eps) <= float(per_release) + 1e-9
+            composed[client] = composed.get(client, 0.0) + float(eps or 0.0)
+            report.add("privacy.budget", "ok" if same and within else "mismatch", client,
+                       round=row["round"], tx_hash=sub["tx_hash"],
+                       expected={"mechanism": (configured or {}).get("mechanism", "none"),
+                                 "epsilon_at_most": per_release},
+                       found=declared,
+                       detail=f"composed epsilon so far {composed[client]:g}")  # fmt: skip
+    return composed
+
+
+def _declared(text: str | None) -> dict[str, Any] | None:
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
