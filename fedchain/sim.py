@@ -32,6 +32,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
 from fedchain.chain import connect
+from fedchain.chain.anvil import DEFAULT_MNEMONIC
 from fedchain.chain.connection import Chain
 from fedchain.chain.deploy import Deployment, deploy_fedchain
 from fedchain.errors import ConfigError, FedChainError
@@ -59,6 +60,7 @@ __all__ = [
     "SimResult",
     "advance_to_next_deadline",
     "demo_config",
+    "open_chain",
     "run_simulation",
 ]
 
@@ -247,6 +249,17 @@ def advance_to_next_deadline(
     chain.increase_time(max(1, target - now + 1))
 
 
+def open_chain(cfg: SimConfig) -> Chain:
+    """The chain ``cfg`` names (the embedded one seeded by ``cfg.seed``), for a caller that
+    keeps it open after :func:`run_simulation` (to record or audit it)."""
+    seed = cfg.seed if cfg.chain == "embedded" else None
+    mnemonic = DEFAULT_MNEMONIC if cfg.chain.startswith("http") and not cfg.chain_keys else None
+    return connect(
+        cfg.chain, accounts=2 if mnemonic is None else 1, private_keys=cfg.chain_keys,
+        seed=seed, mnemonic=mnemonic,
+    )  # fmt: skip
+
+
 def run_simulation(
     config: SimConfig | None = None,
     *,
@@ -270,8 +283,7 @@ def run_simulation(
     emit: ProgressFn = progress or (lambda kind, data: None)
     own_chain = chain is None
     if chain is None:
-        seed = cfg.seed if cfg.chain == "embedded" else None
-        chain = connect(cfg.chain, accounts=2, private_keys=cfg.chain_keys, seed=seed)
+        chain = open_chain(cfg)
     tmp = tempfile.TemporaryDirectory(prefix="fedchain-sim-") if cfg.store is None else None
     store = open_store(f"local:{tmp.name}" if tmp is not None else str(cfg.store))
     try:

@@ -13,6 +13,7 @@ check holds, :data:`EXIT_MISMATCH` when at least one mismatch was found (whateve
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -97,7 +98,9 @@ class Finding:
 
 
 def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int | float | str):
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, bytes):
         return "0x" + value.hex()

@@ -65,8 +65,12 @@ def audit_money(
     """``money.*`` findings: clients, miners, reputation and the escrow balance."""
     log = ctx.log
     if not ctx.state.status.ended:
-        report.add("money.escrow", "unchecked", "escrow",
-                   detail=f"the task is {ctx.state.status.name.lower()}: nothing is settled yet")  # fmt: skip
+        report.add(
+            "money.escrow",
+            "unchecked",
+            "escrow",
+            detail=f"the task is {ctx.state.status.name.lower()}: nothing is settled yet",
+        )
         return
     want = _client_expectations(ctx, outcome, threshold=threshold, gamma_max=gamma_max)
     settled = {str(e.args["client"]).lower(): e for e in log.events("ClientSettled")}
@@ -138,21 +142,22 @@ def _miners(report: AuditReport, ctx: TaskContext, slash_bps: int | None) -> Non
     settled = {str(e.args["miner"]).lower(): e for e in log.events("MinerSettled")}
     for miner in log.miners():
         key = miner.lower()
-        e = settled.get(key)
-        if e is None:
+        settlement = settled.get(key)
+        if settlement is None:
             report.add("money.miner", "unchecked", miner, detail="not settled yet")
             continue
         if slash_bps is None:
-            report.add("money.miner", "unchecked", miner, tx_hash=e.tx_hash,
+            report.add("money.miner", "unchecked", miner, tx_hash=settlement.tx_hash,
                        detail="the deployment file does not record slash_bps")  # fmt: skip
             continue
         slashed = slashed_stake(stake=stakes[key], offenses=offenses.get(key, 0),
                                 slash_bps=slash_bps)  # fmt: skip
         expected = {"slashed": slashed, "payout": stakes[key] - slashed, "burned": slashed}
-        found = {"slashed": int(e.args["slashed"]), "payout": int(e.args["payout"]),
+        args = settlement.args
+        found = {"slashed": int(args["slashed"]), "payout": int(args["payout"]),
                  "burned": burned.get(key, 0)}  # fmt: skip
         report.add("money.miner", "ok" if found == expected else "mismatch", miner,
-                   tx_hash=e.tx_hash, expected=expected, found=found,
+                   tx_hash=settlement.tx_hash, expected=expected, found=found,
                    detail=f"{offenses.get(key, 0)} offense(s)")  # fmt: skip
 
 
@@ -196,20 +201,46 @@ def audit_privacy(
             text = meta.extra.get(PRIVACY_KEY)
             declared = _declared(text)
             if declared is None:
-                report.add("privacy.budget", "unchecked", client, round=row["round"],
-                           tx_hash=sub["tx_hash"], detail="the update declares no privacy")  # fmt: skip
+                report.add(
+                    "privacy.budget",
+                    "unchecked",
+                    client,
+                    round=row["round"],
+                    tx_hash=sub["tx_hash"],
+                    detail="the update declares no privacy",
+                )
                 continue
             eps = declared.get("epsilon")
-            same = declared.get("mechanism") == (configured or {}).get("mechanism", "none")
-            within = eps is None or per_release is None or float(eps) <= float(per_release) + 1e-9
+            expected = _expected_spend(manifest, configured)
+            same = (declared.get("mechanism"), declared.get("params")) == (
+                (configured or {}).get("mechanism", "none"),
+                (configured or {}).get("params", {}),
+            )
+            within = (
+                eps is None
+                or expected is None
+                or abs(float(eps) - expected) <= 1e-6 * max(1.0, expected)
+            )
+            if eps is not None and expected is None and per_release is not None:
+                within = float(eps) <= float(per_release) + 1e-9  # a target the run must meet
             composed[client] = composed.get(client, 0.0) + float(eps or 0.0)
             report.add("privacy.budget", "ok" if same and within else "mismatch", client,
                        round=row["round"], tx_hash=sub["tx_hash"],
-                       expected={"mechanism": (configured or {}).get("mechanism", "none"),
-                                 "epsilon_at_most": per_release},
+                       expected={**(configured or {"mechanism": "none"}),
+                                 "epsilon": expected if expected is not None else per_release},
                        found=declared,
-                       detail=f"composed epsilon so far {composed[client]:g}")  # fmt: skip
+                       detail=f"epsilon {eps} this round, {composed[client]:g} composed over "
+                       "the rounds so far")  # fmt: skip
     return composed
+
+
+def _expected_spend(manifest: TaskManifest, configured: dict[str, Any] | None) -> float | None:
+    """The ε one round's training spends under the manifest, when it is fixed in advance:
+    feature-level DP perturbs the features once per local epoch, each release costing its ε
+    (``docs/learning.md``). None for accountant-based mechanisms (their ε is a target)."""
+    if not configured or configured.get("mechanism") != "feature_dp":
+        return None
+    return float(configured["params"]["epsilon"]) * manifest.training.epochs
 
 
 def _declared(text: str | None) -> dict[str, Any] | None:

@@ -64,11 +64,15 @@ def record_chain(w3: Web3, path: str | os.PathLike[str], *, from_block: int = 0)
     latest = int(eth.block_number)
     blocks, receipts = [], {}
     for number in range(from_block, latest + 1):
-        block = eth.get_block(number, full_transactions=True)
-        blocks.append(_rpc_form(block))
-        for tx in block["transactions"]:
-            receipt = eth.get_transaction_receipt(tx["hash"])
-            receipts["0x" + bytes(tx["hash"]).hex()] = _rpc_form(receipt)
+        block = dict(eth.get_block(number, full_transactions=False))
+        txs = []
+        for tx_hash in block["transactions"]:
+            tx = dict(eth.get_transaction(tx_hash))
+            if "input" not in tx and "data" in tx:  # py-evm's name for the call data
+                tx["input"] = tx.pop("data")
+            txs.append(_rpc_form(tx))
+            receipts["0x" + bytes(tx_hash).hex()] = _rpc_form(eth.get_transaction_receipt(tx_hash))
+        blocks.append({**_rpc_form(block), "transactions": txs})
     data = {"format": _FORMAT, "chain_id": int(eth.chain_id), "from_block": from_block,
             "blocks": blocks, "receipts": receipts}  # fmt: skip
     target = Path(path)

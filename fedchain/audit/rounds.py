@@ -84,8 +84,14 @@ def _committee_checks(
     seed_block = int((renewed[-1] if renewed else opened).args["seedBlock"]) if opened else -1
     block_hash = chain.block_hash(seed_block) if seed_block >= 0 else None
     if block_hash is None:
-        report.add("committee.seats", "unchecked", f"round {r}", round=r,
-                   tx_hash=drawn.tx_hash, detail=f"seed block {seed_block} unknown to the node")  # fmt: skip
+        report.add(
+            "committee.seats",
+            "unchecked",
+            f"round {r}",
+            round=r,
+            tx_hash=drawn.tx_hash,
+            detail=f"seed block {seed_block} unknown to the node",
+        )
         return seats
     seed = round_seed(block_hash, ctx.state.task_id, r)
     miners = log.miners()
@@ -97,10 +103,16 @@ def _committee_checks(
         )
     ]
     if bytes(drawn.args["seed"]) != seed or expected != seats:
-        report.add("committee.seats", "mismatch", f"round {r}", round=r, tx_hash=drawn.tx_hash,
-                   expected={"seed": seed, "committee": expected},
-                   found={"seed": bytes(drawn.args["seed"]), "committee": seats},
-                   detail="the drawn committee is not the sortition of the on-chain seed")  # fmt: skip
+        report.add(
+            "committee.seats",
+            "mismatch",
+            f"round {r}",
+            round=r,
+            tx_hash=drawn.tx_hash,
+            expected={"seed": seed, "committee": expected},
+            found={"seed": bytes(drawn.args["seed"]), "committee": seats},
+            detail="the drawn committee is not the sortition of the on-chain seed",
+        )
     else:
         report.add("committee.seats", "ok", f"round {r}", round=r, tx_hash=drawn.tx_hash)
     for e in posted:
@@ -147,7 +159,7 @@ def _author(chain: Any, tasks: Any, ctx: TaskContext, r: int, e: DecodedEvent) -
     """Who sent or signed submission ``e``: ``{"relayed", "signer"}``."""
     tx = chain.w3.eth.get_transaction(e.tx_hash)
     contract = chain.w3.eth.contract(abi=tasks.abi)
-    fn, args = contract.decode_function_input(tx["input"])
+    fn, args = contract.decode_function_input(tx.get("input") or tx.get("data"))
     name = fn.fn_name
     if name == "submitUpdate":
         return {"relayed": False, "signer": str(tx["from"])}
@@ -195,13 +207,33 @@ def audit_round(
         who = _author(chain, tasks, ctx, r, e)
         member = client.lower() in index
         ok = member and who.get("signer") is not None and who["signer"].lower() == client.lower()
-        report.add("authorship.update", "ok" if ok else "mismatch", client, round=r,
-                   tx_hash=e.tx_hash, expected=client, found=who.get("signer"),
-                   detail="" if ok else ("not a member of the task" if not member
-                                         else "the sender or signer is not the client"))  # fmt: skip
+        report.add(
+            "authorship.update",
+            "ok" if ok else "mismatch",
+            client,
+            round=r,
+            tx_hash=e.tx_hash,
+            expected=client,
+            found=who.get("signer"),
+            detail=""
+            if ok
+            else (
+                "not a member of the task"
+                if not member
+                else "the sender or signer is not the client"
+            ),
+        )
         cid = digest_to_cid(bytes(e.args["digest"]), int(e.args["codec"]))
-        rows.append({"index": index.get(client.lower()), "client": client, "cid": cid,
-                     "tx_hash": e.tx_hash, "num_samples": int(e.args["numSamples"]), **who})  # fmt: skip
+        rows.append(
+            {
+                "index": index.get(client.lower()),
+                "client": client,
+                "cid": cid,
+                "tx_hash": e.tx_hash,
+                "num_samples": int(e.args["numSamples"]),
+                **who,
+            }
+        )
         if not member:
             continue
         weight = min(int(e.args["numSamples"]), fixed.get(client.lower(), 0))
@@ -239,9 +271,9 @@ def audit_round(
         report, source.store, "blob.global", verdict["globalModel"], int(verdict["codec"]),
         spec=manifest.model, round=r, tx_hash=posted.tx_hash,
     )  # fmt: skip
+    drawn = log.last("CommitteeDrawn", round=r)
     row: dict[str, Any] = {
-        "round": r, "seed": log.last("CommitteeDrawn", round=r).args["seed"]
-        if log.last("CommitteeDrawn", round=r) else None,
+        "round": r, "seed": drawn.args["seed"] if drawn is not None else None,
         "committee": seats, "leader": str(posted.args["leader"]),
         "attempts": int(posted.args["attempt"]) + 1, "attestations": attestations,
         "submissions": rows, "accepted": posted_accepted,

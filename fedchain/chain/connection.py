@@ -335,7 +335,7 @@ class Chain:
         """Bind the contract ``contract`` (name or :class:`Artifact`) at ``address``."""
         artifact = self._artifact(contract)
         address = to_address(address)
-        if self.kind != "rpc" and len(self.w3.eth.get_code(address)) == 0:
+        if self.kind in ("embedded", "anvil") and len(self.w3.eth.get_code(address)) == 0:
             raise ChainError(f"no contract code at {address} on this {self.kind} chain")
         return self._binding(artifact.name, binding)(self, address, artifact)
 

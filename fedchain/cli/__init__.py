@@ -60,6 +60,11 @@ _LAZY: dict[str, _LazyEntry] = {
         "register",
         "Leave a task that has not started and withdraw your mortgage or stake.",
     ),
+    "audit": _LazyEntry(
+        "fedchain.cli.audit",
+        "register",
+        "Re-derive every verdict, payout and blob of a task from the chain and the store.",
+    ),
     "ipfs": _LazyEntry(
         "fedchain.cli.ipfs", "app", "Content-addressed model storage: CIDs, local store, Kubo."
     ),

@@ -83,6 +83,14 @@ def _demo(
         ),
     ] = None,
     chain: Annotated[str, typer.Option(help="embedded, or anvil.")] = "embedded",
+    rpc_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Run on this JSON-RPC node instead (it outlives the demo, so audit and explorer "
+            "can read it later); pays from $FEDCHAIN_DEMO_KEY, else the devnet's first account.",
+            show_default=False,
+        ),
+    ] = None,
     store: Annotated[
         str | None,
         typer.Option(
@@ -103,6 +111,7 @@ def _demo(
     verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Print every action.")] = False,
 ) -> None:
     """Run a whole FedChain task on real data and print what happened, round by round."""
+    from fedchain.audit.rundir import audit_summary
     from fedchain.report import (
         default_run_dir,
         participant_legend,
@@ -133,16 +142,17 @@ def _demo(
         )
     config = SimConfig(
         task=task, miners=miners, attacks=attacks, dataset=dataset,
-        data_path=str(data) if data is not None else None, chain=chain, store=store,
-        relay=relay, seed=seed,
+        data_path=str(data) if data is not None else None, chain=rpc_url or chain, store=store,
+        relay=relay, seed=seed, chain_keys=_demo_keys(rpc_url),
     )  # fmt: skip
     config.validate()  # before anything is written or displayed, so an error stays one line
     out = Path(run_dir) if run_dir is not None else default_run_dir()
     if store is None:
         config = replace(config, store=f"local:{out / 'store'}")
-    result = _run_with_progress(config, verbose=verbose, quiet=as_json)
+    result, report = _run_and_audit(config, out, verbose=verbose, quiet=as_json)
     summary = dict(result.summary)
     summary["run_dir"] = str(out)
+    summary["audit"] = audit_summary(report)
     # who c0, m1... are: the simulation names its participants, the legend gives the addresses
     summary["participants"] = participant_legend(summary)
     files = write_run_dir(summary, result.transactions, out)
@@ -153,9 +163,46 @@ def _demo(
         console.print(round_table(summary))
         for line in summary_lines(summary):
             console.print(line, highlight=False)
-        console.print(f"run directory: {out} ({', '.join(p.name for p in files.values())})")
+        console.print(_audit_line(summary["audit"]), highlight=False)
+        names = [p.name for p in files.values()] + ["deployment.json", "audit.json", "audit.html"]
+        console.print(f"run directory: {out} ({', '.join(names)})")
     else:
         typer.echo(json.dumps(summary))
+
+
+def _demo_keys(rpc_url: str | None) -> tuple[str, ...]:
+    """The key a demo on a node pays from: ``$FEDCHAIN_DEMO_KEY`` (never printed), else none
+    (the devnet mnemonic's first account)."""
+    import os
+
+    key = os.environ.get("FEDCHAIN_DEMO_KEY", "").strip()
+    return (key,) if rpc_url and key else ()
+
+
+def _audit_line(audit: dict[str, Any]) -> str:
+    verdict = "every check holds" if audit["ok"] else (
+        f"{audit['mismatches']} MISMATCH(ES)" if audit["mismatches"]
+        else f"{audit['unchecked']} item(s) could not be checked"
+    )  # fmt: skip
+    return (f"audit: {audit['checks']} items in {audit['check_names']} checks re-derived from "
+            f"the chain and the blobs: {verdict} (audit.json, audit.html)")  # fmt: skip
+
+
+def _run_and_audit(config: Any, out: Path, *, verbose: bool, quiet: bool) -> tuple[Any, Any]:
+    """Run the task on a chain kept open, then write the deployment (and the recorded chain)
+    and the audit into the run directory."""
+    from fedchain.audit.rundir import audit_run_dir
+    from fedchain.sim import open_chain
+
+    chain = open_chain(config)
+    try:
+        result = _run_with_progress(config, chain, verbose=verbose, quiet=quiet)
+        report = audit_run_dir(
+            chain, result.deployment, int(result.summary["task_id"]), out, store=config.store
+        )
+    finally:
+        chain.close()
+    return result, report
 
 
 def _demo_task(
@@ -179,7 +226,7 @@ def _demo_task(
     }  # fmt: skip
 
 
-def _run_with_progress(config: Any, *, verbose: bool, quiet: bool) -> Any:
+def _run_with_progress(config: Any, chain: Any, *, verbose: bool, quiet: bool) -> Any:
     """Run the simulation with a rich progress bar (rounds, and training within a round)."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -207,7 +254,7 @@ def _run_with_progress(config: Any, *, verbose: bool, quiet: bool) -> Any:
             elif kind == "log" and verbose and not quiet:
                 bar.console.print(data["message"], highlight=False)
 
-        return run_simulation(config, progress=progress)
+        return run_simulation(config, progress=progress, chain=chain)
 
 
 def register(app: typer.Typer) -> None:
