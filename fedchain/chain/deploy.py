@@ -163,10 +163,21 @@ class Deployment:
                 tasks=chain.at("ITaskManager", data["task_manager"]),
                 extension=str(data["task_manager_extension"]),
                 params={k: int(v) for k, v in dict(data.get("params", {})).items()},
-                deployed_block=int(data.get("deployed_block", 0)),
+                deployed_block=_first_block(data.get("deployed_block", 0)),
             )
         except KeyError as exc:
             raise DeploymentError(f"deployment file lacks {exc.args[0]!r}") from None
+
+
+def _first_block(recorded: Any) -> int:
+    """The deployment's block from a deployment file: a number, or the devnet's
+    ``{"number", "hash"}`` record of it."""
+    if isinstance(recorded, dict):
+        recorded = recorded.get("number", 0)
+    try:
+        return max(0, int(recorded))
+    except (TypeError, ValueError):
+        raise DeploymentError(f"deployed_block {recorded!r} is not a block number") from None
 
 
 def deploy_fedchain(
