@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from fedchain.chain.abi import decode_call
 from fedchain.chain.events import DecodedEvent, decode_logs
 from fedchain.errors import FedChainError
 from fedchain.roles.chainview import TaskLog, TaskState, TaskStatus, read_logs
@@ -37,10 +38,17 @@ class TaskContext:
     spec: Any
     escrow: int
     outcomes: list[DecodedEvent] = field(default_factory=list)
+    _calls: dict[str, tuple[str, dict[str, Any], str]] = field(default_factory=dict)
 
-    def tx_of(self, event: DecodedEvent) -> str:
-        """The hash of the transaction that emitted ``event``."""
-        return event.tx_hash
+    def call_of(self, chain: Any, tasks: Any, tx_hash: str) -> tuple[str, dict[str, Any], str]:
+        """``(function name, arguments, sender)`` of a TaskManager transaction, decoded once
+        per audit (a relayed batch carries every client's submission of the round)."""
+        if tx_hash not in self._calls:
+            tx = chain.w3.eth.get_transaction(tx_hash)
+            call = decode_call(tasks.abi, tx.get("input") or tx.get("data") or b"")
+            name, args = call if call is not None else ("", {})
+            self._calls[tx_hash] = (name, args, str(tx["from"]))
+        return self._calls[tx_hash]
 
 
 def _status(log: TaskLog) -> TaskStatus:

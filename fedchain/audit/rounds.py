@@ -5,7 +5,6 @@ update, and the verdict itself re-run from the blobs with the committee's own co
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from typing import Any
 
 from fedchain.audit.findings import AuditReport
@@ -157,23 +156,20 @@ def _attestation_checks(
 
 def _author(chain: Any, tasks: Any, ctx: TaskContext, r: int, e: DecodedEvent) -> dict[str, Any]:
     """Who sent or signed submission ``e``: ``{"relayed", "signer"}``."""
-    tx = chain.w3.eth.get_transaction(e.tx_hash)
-    contract = chain.w3.eth.contract(abi=tasks.abi)
-    fn, args = contract.decode_function_input(tx.get("input") or tx.get("data"))
-    name = fn.fn_name
+    name, args, sender = ctx.call_of(chain, tasks, e.tx_hash)
     if name == "submitUpdate":
-        return {"relayed": False, "signer": str(tx["from"])}
+        return {"relayed": False, "signer": sender}
     if name == "submitUpdatesBySig":
         for signed in args["updates"]:
-            s = dict(signed) if isinstance(signed, Mapping) else signed._asdict()
+            s = dict(signed)
             if bytes(s["digest"]) == bytes(e.args["digest"]):
                 signer = eip712.recover_update_signer(
                     signed=s, chain_id=chain.chain_id, verifying_contract=tasks.address,
                     task_id=ctx.state.task_id, round=r,
                 )  # fmt: skip
                 if signer.lower() == str(e.args["client"]).lower():
-                    return {"relayed": True, "signer": signer, "relayer": str(tx["from"])}
-        return {"relayed": True, "signer": None, "relayer": str(tx["from"])}
+                    return {"relayed": True, "signer": signer, "relayer": sender}
+        return {"relayed": True, "signer": None, "relayer": sender}
     return {"relayed": False, "signer": None, "call": name}
 
 

@@ -38,6 +38,7 @@ def audit_run_dir(
     """Write the deployment (and the recorded chain when the node ends with the run), audit
     ``task_id`` and write ``audit.json`` and ``audit.html`` into ``run_dir``."""
     directory = Path(run_dir)
+    directory.mkdir(parents=True, exist_ok=True)
     lasting = chain.kind == "rpc"
     document: dict[str, Any] = {**deployment.to_json(), "rpc_url": chain.url if lasting else None}
     _write(directory / DEPLOYMENT_FILE, json.dumps(document, indent=2) + "\n")

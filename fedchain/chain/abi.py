@@ -146,3 +146,37 @@ def decode_values(params: Sequence[Mapping[str, Any]], data: bytes) -> list[Any]
     except (DecodingError, ValueError, OverflowError) as exc:
         raise AbiArgumentError(f"cannot ABI-decode 0x{data.hex()}: {exc}") from None
     return [from_abi_value(p, v) for p, v in zip(params, raw, strict=True)]
+
+
+def decode_call(
+    abi: Sequence[Mapping[str, Any]], data: bytes | str
+) -> tuple[str, dict[str, Any]] | None:
+    """``(function name, arguments by name)`` of call data against ``abi``, or None when its
+    selector names no function of the ABI. Structs decode as dicts, addresses checksummed."""
+    raw = (
+        bytes.fromhex(data[2:] if data.startswith("0x") else data)
+        if isinstance(data, str)
+        else bytes(data)
+    )
+    if len(raw) < 4:
+        return None
+    entry = _functions_by_selector(abi).get(raw[:4])
+    if entry is None:
+        return None
+    params = entry.get("inputs", [])
+    values = decode_values(params, raw[4:])
+    return str(entry["name"]), {
+        (p.get("name") or f"arg{i}"): v for i, (p, v) in enumerate(zip(params, values, strict=True))
+    }
+
+
+_selector_tables: dict[int, tuple[Sequence[Mapping[str, Any]], dict[bytes, Mapping[str, Any]]]] = {}
+
+
+def _functions_by_selector(abi: Sequence[Mapping[str, Any]]) -> dict[bytes, Mapping[str, Any]]:
+    cached = _selector_tables.get(id(abi))
+    if cached is not None and cached[0] is abi:
+        return cached[1]
+    table = {selector(e): e for e in abi if e.get("type") == "function"}
+    _selector_tables[id(abi)] = (abi, table)
+    return table
