@@ -135,7 +135,7 @@ def test_members_dissent_from_a_leader_that_accepts_everything() -> None:
         _task(),
         lambda r: bool(_replaced_leaders(r))
         and all(row["leader"] != r.summary["miners"][0] for row in r.summary["rounds"]),
-        miners=3, miner_faults={0: frozenset({"accept_all"})}, attacks={4: LOUD_FLIP},
+        miners=3, miner_faults={0: frozenset({"accept_all"})}, attacks={4: LOUD_FLIP}, tries=40,
     )  # fmt: skip
     s = result.summary
     m0 = s["miners"][0]
