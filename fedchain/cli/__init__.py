@@ -65,6 +65,11 @@ _LAZY: dict[str, _LazyEntry] = {
         "register",
         "Re-derive every verdict, payout and blob of a task from the chain and the store.",
     ),
+    "explorer": _LazyEntry(
+        "fedchain.cli.explorer",
+        "register",
+        "Browse a deployment's tasks, participants, transactions and blobs, with the audit.",
+    ),
     "ipfs": _LazyEntry(
         "fedchain.cli.ipfs", "app", "Content-addressed model storage: CIDs, local store, Kubo."
     ),

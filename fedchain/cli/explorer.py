@@ -1,0 +1,78 @@
+"""``fedchain explorer``: browse a deployment's tasks in a local web app.
+
+It reads a node (``--rpc-url`` and ``--deployment``) or a demo's run directory (``--run-dir``)
+and the blob store, serves on 127.0.0.1 (``--host``, ``--port``; port 0 takes a free one) and
+reads new blocks as they come. Ctrl-C stops it. Pages and the JSON API: ``docs/explorer.md``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fedchain.errors import ConfigError
+
+__all__ = ["explorer_command", "register"]
+
+
+def explorer_command(
+    rpc_url: Annotated[
+        str | None,
+        typer.Option(help="JSON-RPC node (default: the deployment file's).", show_default=False),
+    ] = None,
+    deployment: Annotated[
+        Path | None,
+        typer.Option(help="Deployment file (default: the run directory's).", show_default=False),
+    ] = None,
+    run_dir: Annotated[
+        Path | None, typer.Option(help="A fedchain demo run directory.", show_default=False)
+    ] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            help="Blob store: DIR, local:DIR, kubo:URL or an IPFS RPC URL "
+            "(default: the run directory's store/).",
+            show_default=False,
+        ),
+    ] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (0: a free one).", min=0, max=65535)] = 8700,
+) -> None:
+    """Browse a deployment's tasks, participants, transactions and blobs, with the audit."""
+    import uvicorn
+
+    from fedchain.audit import open_source
+    from fedchain.explorer import create_app
+
+    with open_source(rpc_url=rpc_url, deployment=deployment, run_dir=run_dir, store=store) as src:
+        chosen = port or _free_port(host)
+        _check_port(host, chosen)
+        typer.echo(f"FedChain explorer on http://{host}:{chosen}/ (reading {src.where}); "
+                   "Ctrl-C stops it", err=True)  # fmt: skip
+        config = uvicorn.Config(create_app(src), host=host, port=chosen, log_level="warning")
+        with contextlib.suppress(KeyboardInterrupt):
+            uvicorn.Server(config).run()
+        typer.echo("explorer stopped", err=True)
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def _check_port(host: str, port: int) -> None:
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+def register(root: typer.Typer) -> None:
+    """Attach the top-level ``explorer`` command to the root app."""
+    root.command("explorer")(explorer_command)
