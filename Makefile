@@ -9,7 +9,7 @@ SLITHER_VENV := .venv-slither
 export HARDHAT_DISABLE_TELEMETRY_PROMPT := true
 export NPM_CONFIG_UPDATE_NOTIFIER := false
 
-.PHONY: help install demo test test-fast lint compile check-artifacts slither bench bench-gas clean
+.PHONY: help install demo test test-fast lint compile check-artifacts slither bench bench-gas clean browser
 
 help:
 	@echo "make demo       run the demo (installs everything on first use)"
@@ -32,6 +32,15 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 install: $(VENV)/.installed node_modules/.installed
+
+# The explorer's browser test drives Debian's Chromium through its chromedriver (Playwright's own
+# browser download needs the internet); installed here when missing (root, or through sudo).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get install -y -q chromium chromium-driver >/dev/null || \
+	  { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q chromium chromium-driver >/dev/null; }; }
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && echo "chromium and chromedriver ready"
 
 compile: node_modules/.installed $(VENV)/.installed
 	npx hardhat compile --quiet
@@ -64,7 +73,7 @@ $(SLITHER_VENV)/.installed:
 slither: $(SLITHER_VENV)/.installed node_modules/.installed
 	$(PY) scripts/run_slither.py --slither $(SLITHER_VENV)/bin/slither
 
-test: install check-artifacts lint $(SLITHER_VENV)/.installed
+test: install browser check-artifacts lint $(SLITHER_VENV)/.installed
 	rm -f build/test-reports/adversarial.txt
 	FEDCHAIN_SLITHER=$(SLITHER_VENV)/bin/slither $(VENV)/bin/pytest -n 2 --dist loadgroup
 	@cat build/test-reports/adversarial.txt 2>/dev/null || true
