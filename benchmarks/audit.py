@@ -39,7 +39,9 @@ import torch
 
 from fedchain.audit import AuditSource, audit_task, open_source
 from fedchain.audit.rundir import audit_run_dir
+from fedchain.cli.demo import demo_task
 from fedchain.roles.miner import Miner
+from fedchain.roles.taskfile import TaskFile
 from fedchain.sim import demo_config, open_chain, run_simulation
 from fedchain.storage import open_store
 
@@ -81,8 +83,12 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     base = demo_config()
-    task = replace(base.task, rounds=args.rounds, max_clients=args.clients)
     attacks = {i: a for i, a in base.attacks.items() if i < args.clients}
+    task = TaskFile.from_dict(
+        demo_task(args.clients, base.miners, args.rounds, max(1, len(attacks)), "reputation",
+                  "digits", 2.0),
+        source="benchmark options",
+    )  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="fedchain-bench-audit-") as tmp:
         config = replace(base, task=task, attacks=attacks, store=f"local:{tmp}")
         chain = open_chain(config)
@@ -130,8 +136,9 @@ def main() -> None:
 
 
 def _explorer_times(source: AuditSource, task_id: int, repeats: int) -> dict[str, Any]:
-    from fedchain.explorer.app import create_app
     from starlette.testclient import TestClient
+
+    from fedchain.explorer.app import create_app
 
     with TestClient(create_app(source)) as client:
         started = time.perf_counter()

@@ -14,9 +14,11 @@ else, so the committee ignores it (it is not a member's submission). Signing goe
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from eth_account import Account
+from coincurve import PublicKey
+from eth_abi import encode
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
@@ -32,6 +34,7 @@ __all__ = [
     "attestation_typed_data",
     "compact_vs",
     "domain",
+    "domain_separator",
     "join_typed_data",
     "recover_update_signer",
     "sign_attestation",
@@ -39,6 +42,7 @@ __all__ = [
     "sign_update",
     "split_vs",
     "typed_data_hash",
+    "update_digest",
     "update_typed_data",
 ]
 
@@ -257,12 +261,55 @@ def recover_update_signer(
     round: int,
 ) -> str:
     """The address a ``SignedUpdate`` recovers to in this (chain, contract, task, round): what a
-    committee member checks against the task's clients."""
-    message = update_typed_data(
+    committee member and the auditor check against the task's clients. The digest is built as
+    the contract builds it (:func:`update_digest`) and the key recovered with libsecp256k1."""
+    digest = update_digest(
         chain_id=chain_id, verifying_contract=verifying_contract, task_id=task_id, round=round,
         digest=signed["digest"], num_samples=signed["numSamples"], codec=signed["codec"],
     )  # fmt: skip
     v, s = split_vs(signed["vs"])
-    return str(
-        Account.recover_message(encode_typed_data(full_message=message), vrs=(v, signed["r"], s))
-    )
+    signature = bytes(digest32(signed["r"])) + s + bytes([v - 27])
+    key = PublicKey.from_signature_and_message(signature, digest, hasher=None)
+    return to_checksum_address(keccak(key.format(compressed=False)[1:])[-20:])
+
+
+_DOMAIN_TYPEHASH = keccak(
+    text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+)
+_UPDATE_TYPEHASH = keccak(
+    text="Update(uint256 taskId,uint64 round,bytes32 digest,uint32 numSamples,uint8 codec)"
+)
+
+
+@functools.lru_cache(maxsize=64)
+def domain_separator(chain_id: int, verifying_contract: str) -> bytes:
+    """The TaskManager's EIP-712 domain separator (equals its ``domainSeparator()``)."""
+    return keccak(
+        encode(
+            ["bytes32", "bytes32", "bytes32", "uint256", "address"],
+            [_DOMAIN_TYPEHASH, keccak(text=DOMAIN_NAME), keccak(text=DOMAIN_VERSION),
+             int(chain_id), to_checksum_address(verifying_contract)],
+        )
+    )  # fmt: skip
+
+
+def update_digest(
+    *,
+    chain_id: int,
+    verifying_contract: str,
+    task_id: int,
+    round: int,
+    digest: bytes | str,
+    num_samples: int,
+    codec: int,
+) -> bytes:
+    """What a client signs for an ``Update``: equals :func:`typed_data_hash` of
+    :func:`update_typed_data` and the contract's ``hashUpdate``, without the generic encoder."""
+    struct = keccak(
+        encode(
+            ["bytes32", "uint256", "uint64", "bytes32", "uint32", "uint8"],
+            [_UPDATE_TYPEHASH, int(task_id), int(round), digest32(digest), int(num_samples),
+             int(codec)],
+        )
+    )  # fmt: skip
+    return keccak(b"\x19\x01" + domain_separator(int(chain_id), verifying_contract) + struct)

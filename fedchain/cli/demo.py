@@ -23,7 +23,7 @@ import typer
 
 from fedchain.errors import ConfigError
 
-__all__ = ["parse_attacks", "register"]
+__all__ = ["demo_task", "parse_attacks", "register"]
 
 
 def parse_attacks(values: list[str]) -> dict[int, Any]:
@@ -137,7 +137,7 @@ def _demo(
     else:
         f = byzantine_f if byzantine_f is not None else max(1, len(attacks))
         task = TaskFile.from_dict(
-            _demo_task(clients, miners, rounds, min(f, clients - 1), policy, dataset, epsilon),
+            demo_task(clients, miners, rounds, min(f, clients - 1), policy, dataset, epsilon),
             source="demo options",
         )
     config = SimConfig(
@@ -205,7 +205,7 @@ def _run_and_audit(config: Any, out: Path, *, verbose: bool, quiet: bool) -> tup
     return result, report
 
 
-def _demo_task(
+def demo_task(
     clients: int, miners: int, rounds: int, f: int, policy: str, dataset: str, epsilon: float
 ) -> dict[str, Any]:
     """The task-file dict of the demo: digits settings from docs/learning.md, or 004's MNIST."""
