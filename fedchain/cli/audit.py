@@ -16,32 +16,17 @@ from typing import Annotated
 import typer
 
 from fedchain.cli.common import NODE_UNREACHABLE_EXIT, Output
+from fedchain.cli.sources import DeploymentOption, RpcUrlOption, RunDirOption, StoreOption
 
 __all__ = ["audit_command", "register"]
 
 
 def audit_command(
     task_id: Annotated[int, typer.Argument(help="The task to audit.", min=0)],
-    rpc_url: Annotated[
-        str | None,
-        typer.Option(help="JSON-RPC node (default: the deployment file's).", show_default=False),
-    ] = None,
-    deployment: Annotated[
-        Path | None,
-        typer.Option(help="Deployment file (default: the run directory's).", show_default=False),
-    ] = None,
-    run_dir: Annotated[
-        Path | None,
-        typer.Option(help="A fedchain demo run directory.", show_default=False),
-    ] = None,
-    store: Annotated[
-        str | None,
-        typer.Option(
-            help="Blob store: DIR, local:DIR, kubo:URL or an IPFS RPC URL "
-            "(default: the run directory's store/).",
-            show_default=False,
-        ),
-    ] = None,
+    rpc_url: RpcUrlOption = None,
+    deployment: DeploymentOption = None,
+    run_dir: RunDirOption = None,
+    store: StoreOption = None,
     html: Annotated[
         Path | None,
         typer.Option(help="Also write a self-contained HTML report here.", show_default=False),

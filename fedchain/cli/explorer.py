@@ -9,36 +9,21 @@ from __future__ import annotations
 
 import contextlib
 import socket
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from fedchain.cli.sources import DeploymentOption, RpcUrlOption, RunDirOption, StoreOption
 from fedchain.errors import ConfigError
 
 __all__ = ["explorer_command", "register"]
 
 
 def explorer_command(
-    rpc_url: Annotated[
-        str | None,
-        typer.Option(help="JSON-RPC node (default: the deployment file's).", show_default=False),
-    ] = None,
-    deployment: Annotated[
-        Path | None,
-        typer.Option(help="Deployment file (default: the run directory's).", show_default=False),
-    ] = None,
-    run_dir: Annotated[
-        Path | None, typer.Option(help="A fedchain demo run directory.", show_default=False)
-    ] = None,
-    store: Annotated[
-        str | None,
-        typer.Option(
-            help="Blob store: DIR, local:DIR, kubo:URL or an IPFS RPC URL "
-            "(default: the run directory's store/).",
-            show_default=False,
-        ),
-    ] = None,
+    rpc_url: RpcUrlOption = None,
+    deployment: DeploymentOption = None,
+    run_dir: RunDirOption = None,
+    store: StoreOption = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port (0: a free one).", min=0, max=65535)] = 8700,
 ) -> None:
