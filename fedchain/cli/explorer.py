@@ -26,6 +26,13 @@ def explorer_command(
     store: StoreOption = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port (0: a free one).", min=0, max=65535)] = 8700,
+    test_data: Annotated[
+        str | None,
+        typer.Option(
+            help="Show each round's accuracy on this test set: digits, or mnist:FILE.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Browse a deployment's tasks, participants, transactions and blobs, with the audit."""
     import uvicorn
@@ -38,10 +45,21 @@ def explorer_command(
         _check_port(host, chosen)
         typer.echo(f"FedChain explorer on http://{host}:{chosen}/ (reading {src.where}); "
                    "Ctrl-C stops it", err=True)  # fmt: skip
-        config = uvicorn.Config(create_app(src), host=host, port=chosen, log_level="warning")
+        app = create_app(src, test_data=_test_set(test_data))
+        config = uvicorn.Config(app, host=host, port=chosen, log_level="warning")
         with contextlib.suppress(KeyboardInterrupt):
             uvicorn.Server(config).run()
         typer.echo("explorer stopped", err=True)
+
+
+def _test_set(spec: str | None) -> tuple[object, object] | None:
+    if spec is None:
+        return None
+    from fedchain.learning import load_dataset
+
+    name, _, path = spec.partition(":")
+    data = load_dataset(name, path=path or None)
+    return data.x_test, data.y_test
 
 
 def _free_port(host: str) -> int:

@@ -35,8 +35,10 @@ _TEMPLATES = Path(__file__).with_name("templates")
 
 
 class _Explorer:
-    def __init__(self, source: Any) -> None:
+    def __init__(self, source: Any, test_data: tuple[Any, Any] | None = None) -> None:
         self.source = source
+        self.test_data = test_data
+        self._accuracy: dict[str, float | None] = {}
         self.index = ChainIndex(source)
         self.env = Environment(
             loader=FileSystemLoader(str(_TEMPLATES)), autoescape=select_autoescape(default=True)
@@ -55,6 +57,29 @@ class _Explorer:
             if cached is None or cached[0] != key:
                 self._audits[task_id] = (key, audit_task(self.source, task_id))
             return self._audits[task_id][1]
+
+    def accuracy(self, report: AuditReport, cid: str) -> float | None:
+        """The accuracy of a global model on the test set given (None without one, or when the
+        blob is unusable); computed once per model."""
+        if self.test_data is None:
+            return None
+        if cid not in self._accuracy:
+            from fedchain.learning import evaluate
+            from fedchain.roles.blobs import fetch_model, read_manifest
+            from fedchain.storage import cid_to_digest
+
+            spec = report.task["spec"]
+            try:
+                initial = fetch_model(self.source.store, bytes(spec["initialModel"]),
+                                      int(spec["initialCodec"]))  # fmt: skip
+                model_spec = read_manifest(initial).model
+                digest, codec = cid_to_digest(cid)
+                state = fetch_model(self.source.store, digest, codec, spec=model_spec).state
+                x, y = self.test_data
+                self._accuracy[cid] = round(float(evaluate(model_spec, state, x, y)), 4)
+            except Exception:  # an unusable blob: the audit names it; no accuracy to show
+                self._accuracy[cid] = None
+        return self._accuracy[cid]
 
     def tasks(self) -> list[dict[str, Any]]:
         self.index.refresh()
@@ -96,8 +121,7 @@ class _Explorer:
                     "score": row["scores"].get(i), "reason": row["reasons"].get(i, ""),
                     "audit": report.status_of(round=r, subject=s["client"]) or "ok",
                 })  # fmt: skip
-            accuracy = next((x.get("accuracy") for x in task.get("rounds", [])
-                             if x.get("round") == r), None)  # fmt: skip
+            accuracy = self.accuracy(report, row["global_model"])
             rounds.append({
                 **row, "submissions": subs, "accuracy": accuracy,
                 "audit": report.status_of(round=r) or "ok",
@@ -216,9 +240,10 @@ def _revert_reason(chain: Any, tx: Any) -> str:
     return "it does not revert when replayed on the state before its block"
 
 
-def create_app(source: Any, *, test_data: Any = None) -> Starlette:
-    """The explorer over ``source`` (an :class:`~fedchain.audit.AuditSource`)."""
-    ex = _Explorer(source)
+def create_app(source: Any, *, test_data: tuple[Any, Any] | None = None) -> Starlette:
+    """The explorer over ``source`` (an :class:`~fedchain.audit.AuditSource`); with
+    ``test_data`` (``(x, y)`` arrays) every round shows its global model's accuracy."""
+    ex = _Explorer(source, test_data)
 
     async def home(request: Request) -> Response:
         return ex.render("tasks.html", tasks=ex.tasks(), where=source.where, head=ex.index.head)

@@ -172,3 +172,17 @@ def test_in_headless_chromium(finished: dict[str, Any], served: str, tmp_path: P
         assert driver.find_element(By.ID, "tx-function").text == "submitUpdatesBySig"
     finally:
         driver.quit()
+
+
+def test_rounds_show_accuracy_on_a_given_test_set(finished: dict[str, Any]) -> None:
+    from starlette.testclient import TestClient
+
+    from fedchain.learning import load_dataset
+
+    digits = load_dataset("digits")
+    app = create_app(finished["source"], test_data=(digits.x_test[:100], digits.y_test[:100]))
+    with TestClient(app) as client:
+        rounds = client.get(f"/api/task/{finished['task_id']}").json()["rounds"]
+    assert [row["accuracy"] for row in rounds] == [
+        row["accuracy"] for row in finished["result"].summary["rounds"]
+    ]  # the simulation measured the same models on the same 100 test images
