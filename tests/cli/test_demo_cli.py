@@ -59,6 +59,7 @@ def test_demo_defaults_meet_the_acceptance_criteria(
     labels = {r["label"] for r in rows}
     assert {"ITaskManager.createTask", "ITaskManager.submitUpdatesBySig",
             "ITaskManager.postVerdict"} <= labels  # fmt: skip
+
     # Seats are drawn with replacement: a leader holding a quorum of seats (2 of 3) finalizes
     # its own verdict; a round whose leader holds fewer needs an attestation.
     def leader_seats(row: dict) -> int:
