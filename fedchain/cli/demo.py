@@ -136,10 +136,10 @@ def _demo(
         task = load_task_file(task_file)
     else:
         f = byzantine_f if byzantine_f is not None else max(1, len(attacks))
-        task = TaskFile.from_dict(
-            demo_task(clients, miners, rounds, min(f, clients - 1), policy, dataset, epsilon),
-            source="demo options",
-        )
+        shape = demo_task(clients, miners, rounds, min(f, clients - 1), policy, dataset, epsilon)
+        if rpc_url:  # a real node's clock runs in real time: windows a local run fills
+            shape["task"].update(join_window=20, submit_window=60, verdict_window=60)
+        task = TaskFile.from_dict(shape, source="demo options")
     config = SimConfig(
         task=task, miners=miners, attacks=attacks, dataset=dataset,
         data_path=str(data) if data is not None else None, chain=rpc_url or chain, store=store,
