@@ -166,18 +166,22 @@ class _Explorer:
         receipt = chain.w3.eth.get_transaction_receipt(tx_hash)
         dep = self.source.deployment
         to = str(tx.get("to") or "")
-        call = None
-        for contract in (dep.tasks, dep.registry, dep.models):
+        call, contract_name = None, None
+        for name, contract in (("TaskManager", dep.tasks), ("ParticipantRegistry", dep.registry),
+                               ("ModelRegistry", dep.models)):  # fmt: skip
             if to.lower() == contract.address.lower():
+                contract_name = name
                 call = decode_call(contract.abi, tx.get("input") or tx.get("data") or b"")
         self.index.refresh()
         status = int(receipt["status"]) if receipt is not None else None
         revert = None
         if status == 0:
-            revert = ("the node cannot replay it: a recorded chain holds no state"
+            revert = ("not available: a recorded chain (a run directory's chain.json) has no "
+                      "state to replay it on with eth_call"
                       if chain.kind == "recorded" else _revert_reason(chain, tx))  # fmt: skip
         return {
-            "tx_hash": tx_hash, "from": str(tx["from"]), "to": to, "value": int(tx["value"]),
+            "tx_hash": tx_hash, "from": str(tx["from"]), "to": to, "contract": contract_name,
+            "value": int(tx["value"]),
             "block_number": int(tx["blockNumber"]), "status": status,
             "gas_used": int(receipt["gasUsed"]) if receipt is not None else None,
             "function": call[0] if call else None, "arguments": _jsonable(call[1]) if call else {},
@@ -190,6 +194,7 @@ class _Explorer:
         info = self.index.blobs.get(cid)
         out: dict[str, Any] = {
             "cid": cid, "known": info is not None, "kind": info.kind if info else None,
+            "also": list(info.also) if info else [],
             "task_id": info.task_id if info else None, "round": info.round if info else None,
             "author": info.author if info else None, "tx_hash": info.tx_hash if info else None,
             "verified": False, "size": None, "tensors": [], "error": None, "metadata": {},
@@ -224,20 +229,24 @@ def _event_json(e: Any) -> dict[str, Any]:
 
 
 def _revert_reason(chain: Any, tx: Any) -> str:
-    """Replay a failed transaction at its block and name the custom error it reverted with."""
+    """Replay a failed transaction with ``eth_call`` on the state before its block and name the
+    custom error it reverts with (as the sender's own :mod:`fedchain.chain.transact` does)."""
     from fedchain.chain.contract_errors import decode_revert
+    from fedchain.chain.errors import ChainError
 
-    call = {"from": tx["from"], "to": tx["to"], "data": tx.get("input") or tx.get("data"),
-            "value": tx["value"]}  # fmt: skip
+    call = {"from": tx["from"], "to": tx["to"], "value": int(tx["value"]), "gas": tx.get("gas"),
+            "data": bytes(tx.get("input") or tx.get("data") or b"")}  # fmt: skip
+    call = {k: v for k, v in call.items() if v is not None}
     try:
-        chain.w3.eth.call(call, int(tx["blockNumber"]) - 1)
-    except Exception as exc:  # the node reports the revert as an error carrying its data
-        data = getattr(exc, "data", None)
-        if isinstance(data, str) and data.startswith("0x"):
-            error = decode_revert(bytes.fromhex(data[2:]))
-            return f"{getattr(error, 'error_name', '') or type(error).__name__}: {error}"
-        return str(exc)
-    return "it does not revert when replayed on the state before its block"
+        data = chain._revert_data(call, max(int(tx["blockNumber"]) - 1, 0))
+    except ChainError as exc:
+        return f"the node could not replay it: {exc}"
+    if data is None:
+        return ("it does not revert when replayed on the state before its block (another "
+                "transaction of the block changed the state, or it ran out of gas)")  # fmt: skip
+    if not data:
+        return "it reverts without a reason (no revert data)"
+    return str(decode_revert(data))
 
 
 def create_app(source: Any, *, test_data: tuple[Any, Any] | None = None) -> Starlette:

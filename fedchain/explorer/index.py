@@ -25,7 +25,9 @@ _ADDRESS_ARGS = ("requester", "client", "miner", "leader", "member", "account", 
 
 @dataclass
 class BlobInfo:
-    """What the chain says of a blob: its kind, task, round, author and the transaction."""
+    """What the chain says of a blob: its kind, task, round, author and the transaction that
+    first named it; ``also`` the other kinds the chain gives the same bytes (the last round's
+    global model is also the task's final model)."""
 
     cid: str
     kind: str
@@ -33,6 +35,7 @@ class BlobInfo:
     round: int | None
     author: str | None
     tx_hash: str
+    also: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -108,15 +111,23 @@ class ChainIndex:
             found.append(
                 (v["globalModel"], v["codec"], "global", int(a["round"]), str(a["leader"]))
             )
+        elif e.name in ("RoundFinalized", "RoundModelRecorded"):
+            digest = a["globalModel"] if e.name == "RoundFinalized" else a["digest"]
+            found.append((digest, a["codec"], "global", int(a["round"]), None))
         elif e.name == "InitialModelRecorded":
             found.append((a["digest"], a["codec"], "initial", None, None))
-        elif e.name in ("TaskFinished",):
-            found.append((a["finalModel"], a["codec"], "final", None, None))
-        elif e.name == "PerturbedModelPublished":
+        elif e.name in ("TaskFinished", "FinalModelRecorded"):
+            digest = a["finalModel"] if e.name == "TaskFinished" else a["digest"]
+            found.append((digest, a["codec"], "final", None, None))
+        elif e.name in ("PerturbedModelPublished", "PerturbedModelRecorded"):
             found.append((a["digest"], a["codec"], "perturbed", None, None))
         for digest, codec, kind, round_, author in found:
             cid = digest_to_cid(bytes(digest), int(codec))
-            self.blobs.setdefault(cid, BlobInfo(cid, kind, task, round_, author, e.tx_hash))
+            known = self.blobs.get(cid)
+            if known is None:
+                self.blobs[cid] = BlobInfo(cid, kind, task, round_, author, e.tx_hash)
+            elif kind != known.kind and kind not in known.also:
+                known.also.append(kind)
 
     def task_ids(self) -> list[int]:
         """Every task created, newest first."""
