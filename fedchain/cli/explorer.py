@@ -41,11 +41,11 @@ def explorer_command(
     from fedchain.explorer import create_app
 
     with open_source(rpc_url=rpc_url, deployment=deployment, run_dir=run_dir, store=store) as src:
+        app = create_app(src, test_data=_test_set(test_data))
         chosen = port or _free_port(host)
         _check_port(host, chosen)
         typer.echo(f"FedChain explorer on http://{host}:{chosen}/ (reading {src.where}); "
                    "Ctrl-C stops it", err=True)  # fmt: skip
-        app = create_app(src, test_data=_test_set(test_data))
         config = uvicorn.Config(app, host=host, port=chosen, log_level="warning")
         with contextlib.suppress(KeyboardInterrupt):
             uvicorn.Server(config).run()
@@ -64,16 +64,21 @@ def _test_set(spec: str | None) -> tuple[object, object] | None:
 
 def _free_port(host: str) -> int:
     with socket.socket() as s:
-        s.bind((host, 0))
+        _bind(s, host, 0)
         return int(s.getsockname()[1])
 
 
 def _check_port(host: str, port: int) -> None:
     with socket.socket() as s:
-        try:
-            s.bind((host, port))
-        except OSError as exc:
-            raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+        _bind(s, host, port)
+
+
+def _bind(s: socket.socket, host: str, port: int) -> None:
+    try:
+        s.bind((host, port))
+    except OSError as exc:
+        where = f"{host}:{port}" if port else f"a free port of {host}"
+        raise ConfigError(f"cannot listen on {where}: {exc.strerror or exc}") from None
 
 
 def register(root: typer.Typer) -> None:

@@ -55,10 +55,23 @@ def finished(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
         source = AuditSource(chain=chain, deployment=dep, store=store,
                              from_block=dep.deployed_block, where="the embedded chain")  # fmt: skip
         yield {"source": source, "result": result, "task_id": int(result.summary["task_id"]),
-               "attacker": result.summary["clients"][ATTACKER]}  # fmt: skip
+               "attacker": result.summary["clients"][ATTACKER], "store_dir": store_dir}  # fmt: skip
         store.close()
     finally:
         chain.close()
+
+
+@pytest.fixture(scope="session")
+def run_dir(finished: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The finished task written as ``fedchain demo`` writes a run directory (deployment.json,
+    the recorded chain.json, the audit); its blobs stay in ``finished["store_dir"]``."""
+    from fedchain.audit.rundir import audit_run_dir
+
+    source = finished["source"]
+    directory = tmp_path_factory.mktemp("explorer-run") / "run"
+    audit_run_dir(source.chain, source.deployment, finished["task_id"], directory,
+                  store=f"local:{finished['store_dir']}")  # fmt: skip
+    return directory
 
 
 @pytest.fixture
