@@ -40,7 +40,8 @@ browser:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get install -y -q chromium chromium-driver >/dev/null || \
 	  { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q chromium chromium-driver >/dev/null; }; }
-	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && echo "chromium and chromedriver ready"
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && echo "chromium and chromedriver ready" || { \
+	  echo "could not install Debian's chromium and chromium-driver with apt-get: install them for the explorer's browser test"; exit 1; }
 
 compile: node_modules/.installed $(VENV)/.installed
 	npx hardhat compile --quiet

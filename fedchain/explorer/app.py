@@ -146,14 +146,20 @@ class _Explorer:
         self.index.refresh()
         evs = self.index.by_address.get(address.lower(), [])
         tasks = sorted({int(e.args["taskId"]) for e in evs if "taskId" in e.args})
+        outcomes = [e for e in evs if e.name == "TaskOutcomeApplied"]
+        history = [int(outcomes[0].args["previous"])] if outcomes else []
+        history += [int(e.args["current"]) for e in outcomes]
         return {
             "address": address, "tasks": tasks,
             "events": [_event_json(e) for e in evs],
             "registrations": [_event_json(e) for e in evs if e.name == "ParticipantRegistered"],
             "profiles": [_event_json(e) for e in evs if e.name == "DataProfileAdded"],
-            "reputation": [_event_json(e) for e in evs if e.name == "TaskOutcomeApplied"],
+            "reputation": [_event_json(e) for e in outcomes],
+            "reputation_history": history,
+            "joins": [_event_json(e) for e in evs
+                      if e.name in ("ClientJoined", "MinerJoined", "MemberLeft")],
             "stakes": [_event_json(e) for e in evs if e.name == "MinerJoined"],
-            "slashes": [_event_json(e) for e in evs if e.name == "StakeSlashed"],
+            "slashes": [_event_json(e) for e in evs if e.name in ("StakeSlashed", "StakeBurned")],
             "payouts": [_event_json(e) for e in evs
                         if e.name in ("ClientSettled", "MinerSettled", "RequesterRefunded")],
         }  # fmt: skip
@@ -280,7 +286,10 @@ def create_app(source: Any, *, test_data: tuple[Any, Any] | None = None) -> Star
         return JSONResponse(_jsonable({k: v for k, v in page.items() if not k.endswith("_svg")}))
 
     async def address(request: Request) -> Response:
-        return ex.render("address.html", a=ex.address(request.path_params["address"]))
+        a = ex.address(request.path_params["address"])
+        chart = line_chart({a["address"]: a["reputation_history"]}, x_label="outcome",
+                           title="reputation before and after each task")  # fmt: skip
+        return ex.render("address.html", a=a, reputation_svg=chart)
 
     async def api_address(request: Request) -> Response:
         return JSONResponse(ex.address(request.path_params["address"]))

@@ -48,7 +48,8 @@ def test_api_and_pages(finished: dict[str, Any]) -> None:
         assert "submitUpdatesBySig" in client.get(f"/tx/{update['tx_hash']}").text
         who = client.get(f"/api/address/{attacker}").json()
         assert task_id in who["tasks"] and who["payouts"] and who["reputation"]
-        assert who["registrations"] and who["profiles"]
+        assert who["registrations"] and who["profiles"] and who["joins"]
+        assert len(who["reputation_history"]) == len(who["reputation"]) + 1
         assert attacker in client.get(f"/address/{attacker}").text
 
 
