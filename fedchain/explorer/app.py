@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from eth_utils import is_address
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -286,12 +287,16 @@ def create_app(source: Any, *, test_data: tuple[Any, Any] | None = None) -> Star
         return JSONResponse(_jsonable({k: v for k, v in page.items() if not k.endswith("_svg")}))
 
     async def address(request: Request) -> Response:
+        if not is_address(request.path_params["address"]):
+            return ex.render("missing.html", what="such address", status_code=404)
         a = ex.address(request.path_params["address"])
         chart = line_chart({a["address"]: a["reputation_history"]}, x_label="outcome",
                            title="reputation before and after each task")  # fmt: skip
         return ex.render("address.html", a=a, reputation_svg=chart)
 
     async def api_address(request: Request) -> Response:
+        if not is_address(request.path_params["address"]):
+            return JSONResponse({"error": "not an address"}, status_code=404)
         return JSONResponse(ex.address(request.path_params["address"]))
 
     def _tx(request: Request) -> dict[str, Any] | None:
@@ -312,11 +317,27 @@ def create_app(source: Any, *, test_data: tuple[Any, Any] | None = None) -> Star
             return JSONResponse({"error": "no such transaction"}, status_code=404)
         return JSONResponse(data)
 
+    def _blob(request: Request) -> dict[str, Any] | None:
+        """The blob page's data; None for no CID, or one neither the chain nor the store has."""
+        cid = request.path_params["cid"]
+        try:
+            parse_cid(cid)
+        except (StorageError, ValueError):
+            return None
+        data = ex.blob(cid)
+        return data if data["known"] or data["verified"] else None
+
     async def blob(request: Request) -> Response:
-        return ex.render("blob.html", b=ex.blob(request.path_params["cid"]))
+        data = _blob(request)
+        if data is None:
+            return ex.render("missing.html", what="such blob", status_code=404)
+        return ex.render("blob.html", b=data)
 
     async def api_blob(request: Request) -> Response:
-        return JSONResponse(ex.blob(request.path_params["cid"]))
+        data = _blob(request)
+        if data is None:
+            return JSONResponse({"error": "no such blob"}, status_code=404)
+        return JSONResponse(data)
 
     async def blob_raw(request: Request) -> Response:
         cid = request.path_params["cid"]

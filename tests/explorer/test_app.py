@@ -72,6 +72,11 @@ def test_search_redirects_to_the_page(finished: dict[str, Any]) -> None:
         assert client.get("/api/task/999").status_code == 404
         assert client.get("/api/tx/0x" + "00" * 32).status_code == 404
         assert client.get("/tx/0x" + "00" * 32).status_code == 404
+        assert client.get("/blob/not-a-cid").status_code == 404
+        unknown = update["cid"][:-4] + ("aaaa" if not update["cid"].endswith("aaaa") else "bbbb")
+        assert client.get(f"/api/blob/{unknown}").status_code == 404
+        assert client.get("/address/not-an-address").status_code == 404
+        assert client.get("/api/address/0x" + "00" * 20).json()["tasks"] == []
 
 
 def test_every_blob_the_chain_names_is_indexed(finished: dict[str, Any]) -> None:
