@@ -44,15 +44,15 @@ class _Explorer:
         self.env = Environment(
             loader=FileSystemLoader(str(_TEMPLATES)), autoescape=select_autoescape(default=True)
         )
-        self._audits: dict[int, tuple[int, AuditReport]] = {}
-        self._pages: dict[int, tuple[int, dict[str, Any]]] = {}
+        self._audits: dict[int, tuple[tuple[int, int], AuditReport]] = {}
+        self._pages: dict[int, tuple[tuple[int, int], dict[str, Any]]] = {}
         self._lock = threading.Lock()
 
     # -- data -------------------------------------------------------------------------------
 
     def audit(self, task_id: int) -> AuditReport:
         self.index.refresh()
-        key = self.index.last_block_of(task_id)
+        key = self.index.task_key(task_id)
         with self._lock:
             cached = self._audits.get(task_id)
             if cached is None or cached[0] != key:
@@ -104,7 +104,7 @@ class _Explorer:
 
     def task(self, task_id: int) -> dict[str, Any]:
         report = self.audit(task_id)
-        key = self.index.last_block_of(task_id)
+        key = self.index.task_key(task_id)
         with self._lock:
             cached = self._pages.get(task_id)
             if cached is not None and cached[0] == key:

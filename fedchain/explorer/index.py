@@ -50,6 +50,8 @@ class ChainIndex:
     by_tx: dict[str, list[DecodedEvent]] = field(default_factory=dict)
     blobs: dict[str, BlobInfo] = field(default_factory=dict)
     head: int = -1
+    #: How many times the chain rolled back under the index (part of every cache key).
+    rollbacks: int = 0
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -85,6 +87,7 @@ class ChainIndex:
             return latest
 
     def _reset(self) -> None:
+        self.rollbacks += 1
         self.events, self.by_task, self.by_address, self.by_tx, self.blobs = [], {}, {}, {}, {}
         self._next = int(self.source.from_block)
 
@@ -135,6 +138,11 @@ class ChainIndex:
                        if any(e.name == "TaskCreated" for e in evs)), reverse=True)  # fmt: skip
 
     def last_block_of(self, task_id: int) -> int:
-        """The block of the task's latest event (-1 for none): what its cached audit is keyed on."""
+        """The block of the task's latest event (-1 for none)."""
         evs = self.by_task.get(task_id, [])
         return max((e.block_number for e in evs), default=-1)
+
+    def task_key(self, task_id: int) -> tuple[int, int]:
+        """What a task's cached audit and page are keyed on: the rollbacks seen and the block of
+        its latest event (a new event, or a rolled-back chain, makes them stale)."""
+        return self.rollbacks, self.last_block_of(task_id)

@@ -73,10 +73,12 @@ def test_a_rolled_back_chain_is_read_again(deployed: AuditSource) -> None:
     _deposit(deployed, 5)
     index.refresh()
     assert _deposits(index) == [5]
+    key = index.task_key(1)
     deployed.chain.revert(snapshot)
     _deposit(deployed, 9)  # the same height, another block
     index.refresh()
-    assert _deposits(index) == [9]
+    assert _deposits(index) == [9] and index.rollbacks == 1
+    assert index.task_key(1) != key  # cached audits and pages are stale
 
 
 def test_a_capped_node_gets_smaller_ranges(
