@@ -24,14 +24,6 @@ LOUD_FLIP = {"name": "sign_flip", "params": {"scale": 4.0}}
 ATTACKER = 4
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """One xdist worker runs every explorer test, so they share the one simulated task."""
-    here = Path(__file__).parent
-    for item in items:
-        if here in Path(str(item.fspath)).parents:
-            item.add_marker(pytest.mark.xdist_group("explorer"))
-
-
 @pytest.fixture(scope="session")
 def finished(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """5 clients (client 4 flips its update's sign ×4), 2 rounds, 3 honest miners; finished."""

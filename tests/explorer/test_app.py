@@ -17,6 +17,9 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", "Using `httpx` with `starlette.testclient`")
     from starlette.testclient import TestClient
 
+# One xdist worker runs the modules that share the simulated task (conftest.finished).
+pytestmark = pytest.mark.xdist_group("explorer")
+
 
 def test_api_and_pages(finished: dict[str, Any]) -> None:
     task_id, attacker = finished["task_id"], finished["attacker"]

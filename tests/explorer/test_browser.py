@@ -19,6 +19,7 @@ REPORTS = Path("build/test-reports")
 DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "img" / "explorer-task.png"
 
 pytestmark = [
+    pytest.mark.xdist_group("explorer"),  # shares conftest.finished
     pytest.mark.slow,
     pytest.mark.skipif(
         CHROMIUM is None or CHROMEDRIVER is None,

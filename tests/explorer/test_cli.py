@@ -18,6 +18,9 @@ import pytest
 
 from fedchain.cli import main
 
+# One xdist worker runs the modules that share the simulated task (conftest.finished).
+pytestmark = pytest.mark.xdist_group("explorer")
+
 
 def _cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
     with pytest.raises(SystemExit) as info:
