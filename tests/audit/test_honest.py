@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fedchain.audit import CHECKS, EXIT_OK, AuditReport, audit_task, open_source
 
-from .simrun import ATTACKER, Run
+from .simrun import ATTACKER, LOUD_FLIP, Run, simulate
 
 #: A finished task with DP-declaring clients and settled money: every check applies.
 EXPECTED_CHECKS = set(CHECKS)
@@ -65,3 +65,21 @@ def test_a_recorded_run_dir_audits_the_same(
     assert report.check_table() == honest_report.check_table()
     assert [f.to_json() for f in report.findings] == [f.to_json() for f in honest_report.findings]
     assert report.rounds == honest_report.rounds
+
+
+def test_direct_submissions_are_authored_by_their_senders(tmp_path: Path) -> None:
+    """Without the relay every client sends its own ``submitUpdate``: the author is the
+    transaction's sender, live and from a recording."""
+    with simulate(tmp_path / "store", attacks={ATTACKER: LOUD_FLIP}, relay=False) as run:
+        report = run.audit()
+        run_dir = run.write_run_dir(tmp_path / "run")
+    assert report.ok and report.exit_code() == EXIT_OK, [f.to_json() for f in report.mismatches]
+    assert report.check_table()["authorship.update"]["ok"] == 10
+    for row in report.rounds:
+        subs = row["submissions"]
+        assert all(not s["relayed"] and s["signer"] == s["client"] for s in subs)
+        assert len({s["tx_hash"] for s in subs}) == len(subs)  # one transaction each
+        assert row["rejected"] == [ATTACKER]
+    with open_source(run_dir=run_dir) as source:
+        recorded = audit_task(source, run.task_id)
+    assert [f.to_json() for f in recorded.findings] == [f.to_json() for f in report.findings]
