@@ -89,11 +89,22 @@ class Finding:
     found: Any = None
     detail: str = ""
 
+    @property
+    def label(self) -> str:
+        """The subject for people: empty for a round-wide finding (whose subject is the
+        round's on-chain index, which people read counted from 1 in front of it)."""
+        return (
+            ""
+            if self.round is not None and self.subject == f"round {self.round}"
+            else (self.subject)
+        )
+
     def to_json(self) -> dict[str, Any]:
         """The JSON form (values stringified where JSON has no type for them)."""
         out = asdict(self)
         for key in ("expected", "found"):
             out[key] = _jsonable(out[key])
+        out["label"] = self.label
         return out
 
 

@@ -31,7 +31,8 @@ def check_rows(report: AuditReport) -> list[tuple[str, str, str, str]]:
             note = CHECKS[name]
         else:
             where = f"round {problem.round + 1}: " if problem.round is not None else ""
-            note = f"{where}{problem.subject}: {problem.detail or 'see --json'}"
+            subject = f"{problem.label}: " if problem.label else ""
+            note = f"{where}{subject}{problem.detail or 'see --json'}"
         rows.append((name, _MARK[entry["status"]], counts, note))
     return rows
 
@@ -68,7 +69,7 @@ th{background:#f3f3f3}.ok{color:#176117}.mismatch{color:#a00;font-weight:bold}
 <table><tr><th>round</th><th>check</th><th>subject</th><th>status</th><th>expected</th>
 <th>found</th><th>transaction</th><th>detail</th></tr>
 {% for f in problems %}<tr><td>{{ f.round + 1 if f.round is not none else '' }}</td>
-<td><code>{{ f.check }}</code></td><td><code>{{ f.subject }}</code></td>
+<td><code>{{ f.check }}</code></td><td><code>{{ f.label }}</code></td>
 <td class="{{ f.status }}">{{ f.status }}</td><td><code>{{ f.expected }}</code></td>
 <td><code>{{ f.found }}</code></td><td><code>{{ f.tx_hash or '' }}</code></td>
 <td>{{ f.detail }}</td></tr>{% endfor %}</table>{% endif %}

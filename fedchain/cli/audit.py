@@ -61,7 +61,8 @@ def audit_command(
     out.out.print(table)
     for f in report.mismatches + report.unchecked:
         where_round = f"round {f.round + 1} " if f.round is not None else ""
-        out.line(f"{f.status}: {where_round}{f.check} {f.subject}: {f.detail}"
+        subject = f" {f.label}" if f.label else ""
+        out.line(f"{f.status}: {where_round}{f.check}{subject}: {f.detail}"
                  + (f" (tx {f.tx_hash})" if f.tx_hash else ""))  # fmt: skip
     verdict = {0: "every check holds", 4: "MISMATCH FOUND", 5: "some checks could not be made"}
     code = report.exit_code()

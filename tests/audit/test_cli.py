@@ -161,11 +161,6 @@ def test_nothing_to_audit_is_one_line(capsys: pytest.CaptureFixture[str]) -> Non
     assert "--run-dir" in line
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="per-round findings' subjects are 'round {index from 0}' (fedchain/audit/rounds.py), "
-    "printed after 'round {index + 1}' on the terminal: 'round 2 judgement.accepted round 1'",
-)
 def test_the_terminal_counts_rounds_from_1_only(
     honest: Run, honest_report: AuditReport, run_copy: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
