@@ -97,9 +97,8 @@ class ChainIndex:
         task = e.args.get("taskId")
         if task is not None:
             self.by_task.setdefault(int(task), []).append(e)
-        for name in _ADDRESS_ARGS:
-            value = e.args.get(name)
-            if isinstance(value, str) and value.startswith("0x"):
+        for value in e.args.values():  # every address argument, whatever the ABI names it
+            if isinstance(value, str) and len(value) == 42 and value.startswith("0x"):
                 self.by_address.setdefault(value.lower(), []).append(e)
         self._blob(e)
 
