@@ -18,9 +18,6 @@ from fedchain.storage import digest_to_cid
 
 __all__ = ["BlobInfo", "ChainIndex"]
 
-#: Event argument names that carry a participant's address.
-_ADDRESS_ARGS = ("requester", "client", "miner", "leader", "member", "account", "participant",
-                 "formerLeader", "newLeader", "caller")  # fmt: skip
 
 
 @dataclass
