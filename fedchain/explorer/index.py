@@ -19,7 +19,6 @@ from fedchain.storage import digest_to_cid
 __all__ = ["BlobInfo", "ChainIndex"]
 
 
-
 @dataclass
 class BlobInfo:
     """What the chain says of a blob: its kind, task, round, author and the transaction that
