@@ -426,9 +426,14 @@ def _report(
         if notes is not None:
             chosen = set(notes["aggregated"])
             row.left_out = [outcome.clients[i] for i in notes["accepted"] if i not in chosen]
+            row.reasons = {
+                outcome.clients[int(i)]: str(why)
+                for i, why in notes.get("reasons", {}).items()
+                if str(i).isdigit() and int(i) < len(outcome.clients)
+            }
         first, last = opened.get(row.round, 0), finals[row.round].block_number
         row.gas = sum(g.gas_used for g in records if first < g.block_number <= last)
-    malicious = [c.who.address for c in clients if c.behaviour.name != "honest"]
+    malicious = [c.who.address for c in clients if not c.behaviour.honest]
     epsilons = [r.epsilon for c in clients for r in c.rounds.values() if r.epsilon is not None]
     privacy = cfg.task.privacy
     transactions = [
@@ -454,8 +459,8 @@ def _report(
             # the simulation's own names: client i of the options (--attack I=...) is "ci"
             "names": {c.who.address: f"c{i}" for i, c in enumerate(clients)}
             | {_key(cfg.seed, "miner", j).address: f"m{j}" for j in range(cfg.miners)},
-            "behaviours": {c.who.address: c.behaviour.name for c in clients
-                           if c.behaviour.name != "honest"},
+            "behaviours": {c.who.address: c.behaviour.describe() for c in clients
+                           if not c.behaviour.honest},
             "privacy": privacy.to_dict() if privacy is not None else None,
             "epsilon": _configured_epsilon(privacy),
             "epsilon_spent_per_round": max(epsilons) if epsilons else None,

@@ -14,6 +14,7 @@ in ETH on screen, in wei in JSON.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -27,15 +28,19 @@ __all__ = ["demo_task", "parse_attacks", "register"]
 
 
 def parse_attacks(values: list[str]) -> dict[int, Any]:
-    """``["8=sign_flip", "9=free_rider", "3=scale:factor=5"]`` → client index → behaviour spec.
+    """``["8=sign_flip", "9=free_rider", "3=scale:scale=5", "4=sign_flip@4-"]`` → client index
+    → behaviour spec.
 
-    A behaviour's parameters follow a colon as ``key=value`` pairs separated by commas.
+    A behaviour's parameters follow a colon as ``key=value`` pairs separated by commas. A
+    schedule follows an ``@``: ``@4-`` from round 4 on, ``@1-3`` rounds 1 to 3, ``@2`` round 2
+    only (the client is honest in the other rounds).
     """
     attacks: dict[int, Any] = {}
     for item in values:
         index, sep, rest = item.partition("=")
         if not sep or not index.strip().isdigit() or not rest:
             raise ConfigError(f"--attack {item!r}: use CLIENT=BEHAVIOUR, e.g. 8=sign_flip")
+        rest, at, when = rest.partition("@")
         name, _, param_text = rest.partition(":")
         params: dict[str, Any] = {}
         for pair in filter(None, param_text.split(",")):
@@ -46,8 +51,27 @@ def parse_attacks(values: list[str]) -> dict[int, Any]:
                 params[key.strip()] = json.loads(value)
             except json.JSONDecodeError:
                 params[key.strip()] = value
-        attacks[int(index)] = {"name": name.strip(), "params": params}
+        spec: dict[str, Any] = {"name": name.strip(), "params": params}
+        if at:
+            spec |= _schedule(item, when)
+        attacks[int(index)] = spec
     return attacks
+
+
+def _schedule(item: str, when: str) -> dict[str, int]:
+    """``"4-"`` → from round 4; ``"1-3"`` → rounds 1 to 3; ``"2"`` → round 2 only."""
+    match = re.fullmatch(r"(\d+)(-(\d*))?", when.strip())
+    if match is None:
+        raise ConfigError(
+            f"--attack {item!r}: a schedule is @FROM- (from a round on), @FROM-UNTIL or "
+            "@ROUND, e.g. 8=sign_flip@4-"
+        )
+    first, dash, last = match.group(1), match.group(2), match.group(3)
+    if dash is None:
+        return {"from_round": int(first), "until_round": int(first)}
+    if not last:
+        return {"from_round": int(first)}
+    return {"from_round": int(first), "until_round": int(last)}
 
 
 def _demo(
@@ -57,8 +81,9 @@ def _demo(
     attack: Annotated[
         list[str] | None,
         typer.Option(
-            help="CLIENT=BEHAVIOUR[:k=v,...], repeatable (default: 8=sign_flip:scale=4, "
-            "9=free_rider). --attack none for an honest run.",
+            help="CLIENT=BEHAVIOUR[:k=v,...][@FROM-[UNTIL]], repeatable (default: "
+            "8=sign_flip:scale=4, 9=free_rider; 8=sign_flip@4- is honest until round 4). "
+            "--attack none for an honest run.",
             show_default=False,
         ),
     ] = None,

@@ -329,7 +329,8 @@ def client_run_command(
         str | None,
         typer.Option(
             "--attack",
-            help="Experiments only: behave as NAME[:k=v,...], e.g. sign_flip:scale=4.",
+            help="Experiments only: behave as NAME[:k=v,...][@FROM-[UNTIL]], e.g. "
+            "sign_flip:scale=4, or copycat@2- (honest until round 2).",
             show_default=False,
         ),
     ] = None,

@@ -7,6 +7,10 @@ A :class:`Behaviour` can act at three points of a client's round:
   vector (sign flip, scaling, Gaussian noise, free-riding, copying, colluding);
 - :meth:`Behaviour.submits` — whether the client submits at all this round (dropouts).
 
+:meth:`Behaviour.at_round` resolves a schedule (:class:`Scheduled`: honest until round 4, then
+sign-flip) into the behaviour of one round; a client calls it before the hooks. A behaviour with
+``copies_peers`` (the copycat) is handed the round's peer updates, fetched from the store.
+
 Every hook takes a seeded ``numpy.random.Generator`` from the caller, so attacks are
 reproducible. :func:`compose` chains behaviours; :func:`make_behaviour` builds one by name,
 so a task file can say ``{"name": "sign_flip", "params": {"scale": 4}}``.
@@ -37,6 +41,7 @@ __all__ = [
     "Honest",
     "LabelFlip",
     "Scale",
+    "Scheduled",
     "SignFlip",
     "behaviour_from_dict",
     "behaviour_names",
@@ -72,6 +77,22 @@ class Behaviour:
     name: ClassVar[str] = "honest"
     #: ``False`` when the client need not train at all (free-riders, colluders).
     trains: ClassVar[bool] = True
+    #: ``True`` when the behaviour needs ``AttackContext.peer_updates`` (a copycat): the client
+    #: waits for a peer's update of the round and hands it over.
+    copies_peers: ClassVar[bool] = False
+
+    @property
+    def honest(self) -> bool:
+        """Whether this behaviour never attacks (in any round)."""
+        return self.name == "honest"
+
+    def describe(self) -> str:
+        """A short name for reports: ``sign_flip``, ``label_flip+scale``, ``sign_flip@4-``."""
+        return self.name
+
+    def at_round(self, round: int) -> Behaviour:
+        """The behaviour in force in ``round`` (itself unless scheduled)."""
+        return self
 
     def before_training(
         self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator
@@ -118,14 +139,27 @@ def make_behaviour(name: str, **params: Any) -> Behaviour:
 
 
 def behaviour_from_dict(data: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> Behaviour:
-    """Build from ``{"name": ..., "params": {...}}`` or a list of them (composed in order)."""
+    """Build from ``{"name": ..., "params": {...}}`` or a list of them (composed in order).
+
+    A dict may also schedule the behaviour with ``from_round``, ``until_round`` or ``rounds``
+    (:class:`Scheduled`): ``{"name": "sign_flip", "from_round": 4}``.
+    """
     if isinstance(data, Sequence) and not isinstance(data, str | bytes):
         return compose(*(behaviour_from_dict(d) for d in data))
     if not isinstance(data, Mapping) or "name" not in data:
         raise AttackConfigError("a behaviour needs a 'name' (and optional 'params')")
+    unknown = set(data) - {"name", "params", *SCHEDULE_KEYS}
+    if unknown:
+        raise AttackConfigError(
+            f"unknown key(s) {sorted(unknown)} in behaviour {data['name']!r}: use name, params, "
+            "from_round, until_round, rounds"
+        )
     if data["name"] == "composite":
-        return behaviour_from_dict(list((data.get("params") or {}).get("parts", [])))
-    return make_behaviour(str(data["name"]), **dict(data.get("params") or {}))
+        built = behaviour_from_dict(list((data.get("params") or {}).get("parts", [])))
+    else:
+        built = make_behaviour(str(data["name"]), **dict(data.get("params") or {}))
+    schedule = {k: data[k] for k in SCHEDULE_KEYS if data.get(k) is not None}
+    return Scheduled(built, **schedule) if schedule else built
 
 
 def _finite(name: str, value: Any, *, positive: bool = False, nonneg: bool = False) -> float:
@@ -275,6 +309,10 @@ class FreeRider(Behaviour):
 class Copycat(Behaviour):
     """Lazy node: submits a copy of another client's update from ``context.peer_updates``.
 
+    A client with this behaviour waits until a peer has submitted in the round, fetches the
+    peers' updates from the store (in submission order) and copies one; an exact copy publishes
+    the peer's tensors themselves.
+
     Args:
         index: which peer update to copy (``None``: one at random).
         noise_std: Gaussian noise added to the copy to disguise it (default 0: exact copy).
@@ -283,6 +321,7 @@ class Copycat(Behaviour):
     """
 
     trains: ClassVar[bool] = False
+    copies_peers: ClassVar[bool] = True
     index: int | None = None
     noise_std: float = 0.0
 
@@ -373,6 +412,7 @@ class Collude(Behaviour):
 class Composite(Behaviour):
     """Behaviours applied in order (data hooks and update hooks chained, submits = all)."""
 
+    name: ClassVar[str] = "composite"
     parts: tuple[Behaviour, ...]
 
     def __init__(self, *parts: Behaviour) -> None:
@@ -384,6 +424,21 @@ class Composite(Behaviour):
     @property
     def trains(self) -> bool:  # type: ignore[override]
         return all(p.trains for p in self.parts)
+
+    @property
+    def copies_peers(self) -> bool:  # type: ignore[override]
+        return any(p.copies_peers for p in self.parts)
+
+    @property
+    def honest(self) -> bool:
+        return all(p.honest for p in self.parts)
+
+    def describe(self) -> str:
+        return "+".join(p.describe() for p in self.parts if not p.honest) or "honest"
+
+    def at_round(self, round: int) -> Behaviour:
+        active = [b for b in (p.at_round(round) for p in self.parts) if not b.honest]
+        return compose(*active) if active else Honest()
 
     def before_training(
         self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator
@@ -405,6 +460,101 @@ class Composite(Behaviour):
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": "composite", "params": {"parts": [p.to_dict() for p in self.parts]}}
+
+
+@dataclass(frozen=True)
+class Scheduled(Behaviour):
+    """``inner`` in the rounds of a schedule, honest in the others (004 Fig. 11-12: honest until
+    round 4, then poisoning).
+
+    Args:
+        inner: the behaviour while the schedule is active.
+        from_round: the first active round (default 0).
+        until_round: the last active round, inclusive (default: no end).
+        rounds: an explicit list of active rounds instead of the range.
+
+    A client resolves the round with :meth:`at_round` before it calls the hooks; the hooks
+    themselves follow the schedule where they know the round (``after_training`` and
+    ``submits``).
+    """
+
+    name: ClassVar[str] = "scheduled"
+    inner: Behaviour
+    from_round: int = 0
+    until_round: int | None = None
+    rounds: tuple[int, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.inner, Behaviour):
+            raise AttackConfigError("a schedule needs a behaviour to schedule")
+        for label, value in (("from_round", self.from_round), ("until_round", self.until_round)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or value < 0):  # fmt: skip
+                raise AttackConfigError(f"{label} must be a non-negative integer, got {value!r}")
+        if self.until_round is not None and self.until_round < self.from_round:
+            raise AttackConfigError(
+                f"until_round {self.until_round} comes before from_round {self.from_round}"
+            )
+        if self.rounds is not None:
+            try:
+                chosen = tuple(sorted({int(r) for r in self.rounds}))
+            except (TypeError, ValueError) as exc:
+                raise AttackConfigError(f"rounds must be a list of integers: {exc}") from exc
+            if any(r < 0 for r in chosen):
+                raise AttackConfigError(f"rounds must be non-negative, got {list(chosen)}")
+            object.__setattr__(self, "rounds", chosen)
+
+    def active(self, round: int) -> bool:
+        """Whether ``inner`` acts in ``round``."""
+        if self.rounds is not None:
+            return round in self.rounds
+        return round >= self.from_round and (self.until_round is None or round <= self.until_round)
+
+    @property
+    def honest(self) -> bool:
+        return self.inner.honest
+
+    @property
+    def copies_peers(self) -> bool:  # type: ignore[override]
+        return self.inner.copies_peers
+
+    def describe(self) -> str:
+        if self.rounds is not None:
+            when = ",".join(str(r) for r in self.rounds)
+        else:
+            end = "" if self.until_round is None else str(self.until_round)
+            when = f"{self.from_round}-{end}"
+        return f"{self.inner.describe()}@{when}"
+
+    def at_round(self, round: int) -> Behaviour:
+        return self.inner.at_round(round) if self.active(round) else Honest()
+
+    def before_training(
+        self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return self.inner.before_training(x, y, rng)
+
+    def after_training(
+        self, update: np.ndarray, context: AttackContext, rng: np.random.Generator
+    ) -> np.ndarray:
+        return self.at_round(context.round).after_training(update, context, rng)
+
+    def submits(self, round: int, rng: np.random.Generator) -> bool:
+        return self.at_round(round).submits(round, rng)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = self.inner.to_dict()
+        if self.rounds is not None:
+            out["rounds"] = list(self.rounds)
+        else:
+            out["from_round"] = self.from_round
+            if self.until_round is not None:
+                out["until_round"] = self.until_round
+        return out
+
+
+#: The keys of a behaviour's dict that schedule it (see :class:`Scheduled`).
+SCHEDULE_KEYS = ("from_round", "until_round", "rounds")
 
 
 def compose(*behaviours: Behaviour) -> Behaviour:

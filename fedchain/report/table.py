@@ -197,12 +197,30 @@ def _malicious_lines(result: Mapping[str, Any]) -> list[str]:
         left_out = sum(key in _lowered(r.get("left_out")) for r in rounds)
         behaviour = behaviours.get(key, "malicious")
         line = f"malicious {labels(address)} ({behaviour}) rejected {rejected}/{submitted} rounds"
+        why = _rejection_kinds(rounds, key)
+        if why:
+            line += f" ({why})"
         if left_out:
             line += f", kept out of the aggregate (unpenalised) in {left_out} more"
         if missing:
             line += f" (missing in {missing})"
         lines.append(line)
     return lines
+
+
+def _rejection_kinds(rounds: list[Mapping[str, Any]], key: str) -> str:
+    """The distinct kinds of reason (the text before a colon) the verdict notes gave for
+    rejecting ``key``, in first-seen order: ``"outlier"``, ``"stale"``, ``"copy of client 3's
+    update"``..."""
+    kinds: list[str] = []
+    for r in rounds:
+        if key not in _lowered(r.get("rejected")):
+            continue
+        reasons = {str(a).lower(): str(w) for a, w in (r.get("reasons") or {}).items()}
+        kind = reasons.get(key, "").split(":")[0].strip()
+        if kind and kind not in kinds:
+            kinds.append(kind)
+    return "; ".join(kinds)
 
 
 def _leader_cell(record: Mapping[str, Any], labels: Callable[[str], str]) -> str:

@@ -25,7 +25,10 @@ aggregated) from the verdict notes the leader writes into the round's global mod
 leader published no reason").
 
 A :class:`~fedchain.learning.Behaviour` other than honest turns the client into a simulated
-adversary (M15): label flipping, sign flipping, free-riding, dropping out...
+adversary (M15): label flipping, sign flipping, free-riding, dropping out... A scheduled
+behaviour acts only in its rounds (:meth:`~fedchain.learning.Behaviour.at_round`). A copycat
+waits until a peer has submitted in the round, fetches the peers' updates from the store and
+copies one (an exact copy publishes the peer's tensors).
 """
 
 from __future__ import annotations
@@ -247,6 +250,7 @@ class Client(MemberRole):
         self._data_checked = False
         self._announced = False
         self._index: int | None = None
+        self._waiting_for_peers: set[int] = set()
 
     def forget_rolled_back(self) -> None:
         """Also forget the index, hand-overs, skips and verdicts: training is deterministic,
@@ -287,6 +291,10 @@ class Client(MemberRole):
     def times_training(self) -> bool:
         """Whether training is timed against the submission window (see ``clock``)."""
         return self._timed and self.behaviour.trains
+
+    def behaviour_in(self, round: int) -> Behaviour:
+        """The behaviour in force in ``round`` (a schedule resolved)."""
+        return self.behaviour.at_round(round)
 
     def training_estimate(self) -> float:
         """Seconds one round of local training takes here: the last round's measured training,
@@ -438,12 +446,18 @@ class Client(MemberRole):
         remaining = state.submit_deadline - chain_now(self.who.chain)
         if remaining < 0:
             return Activity.WAITING  # too late for this round; the next one opens later
-        if not self.behaviour.submits(r, np.random.default_rng(_seed(self.seed, "submit", r))):
+        behaviour = self.behaviour_in(r)
+        if not behaviour.submits(r, np.random.default_rng(_seed(self.seed, "submit", r))):
             self._skipped.add(r)
-            self.who.say(f"round {r}: not submitting ({self.behaviour.name})")
+            self.who.say(f"round {r}: not submitting ({behaviour.describe()})")
             return Activity.ACTED
+        if behaviour.copies_peers and not self._peer_submissions(r):
+            if r not in self._waiting_for_peers:
+                self._waiting_for_peers.add(r)
+                self.who.say(f"round {r}: waiting for a peer's update to copy")
+            return Activity.WAITING
         self.check_data()
-        if self.times_training:
+        if self.times_training and behaviour.trains:
             estimate = self.training_estimate()
             if estimate > remaining:
                 self._skipped.add(r)
@@ -459,14 +473,33 @@ class Client(MemberRole):
     def _submitted(self, round: int) -> bool:
         return self.who.address.lower() in self.log.submissions(round)
 
+    def _peer_submissions(self, round: int) -> list[Any]:
+        """Other clients' first submissions of ``round``, in chain order."""
+        me = self.who.address.lower()
+        subs = [e for a, e in self.log.submissions(round).items() if a != me]
+        return sorted(subs, key=lambda e: e.sort_key)
+
+    def _peer_models(self, round: int) -> list[dict[str, np.ndarray]]:
+        """The peers' update models of ``round`` that the store serves and that check out
+        against the task's model spec (what a copycat can copy), in chain order."""
+        models = []
+        for event in self._peer_submissions(round):
+            try:
+                fetched = self.model(bytes(event.args["digest"]), int(event.args["codec"]))
+            except (StorageError, RoleError):
+                continue
+            models.append(dict(fetched.state))
+        return models
+
     def play_round(self, round: int) -> ClientRound:
         """Train on round ``round``'s global model, upload and submit (or hand to the relay)."""
         spec, manifest = self.spec, self.manifest
+        behaviour = self.behaviour_in(round)
         glob = self.global_model(round).state
         rng = np.random.default_rng(_seed(self.seed, "attack", self.task_id, round))
-        x, y = self.behaviour.before_training(self.data.x, self.data.y, rng)
+        x, y = behaviour.before_training(self.data.x, self.data.y, rng)
         loss, epsilon = float("nan"), None
-        if self.behaviour.trains:
+        if behaviour.trains:
             t = manifest.training
             started = self._clock()
             result = train_local(
@@ -479,11 +512,21 @@ class Client(MemberRole):
         else:
             local = glob
         update = model_update(local, glob)
-        honest = self.behaviour.name == "honest"
+        honest = behaviour.honest
         if not honest:
-            context = AttackContext(round=round, global_vector=flatten_state(glob))
-            update = self.behaviour.after_training(update, context, rng)
+            peers = self._peer_models(round) if behaviour.copies_peers else []
+            peer_updates = [model_update(p, glob) for p in peers]
+            context = AttackContext(
+                round=round, global_vector=flatten_state(glob), peer_updates=peer_updates
+            )
+            update = behaviour.after_training(update, context, rng)
             local = apply_update(glob, update, spec)
+            # An exact copy publishes the peer's tensors: re-adding Δ to the global model
+            # could round differently from the peer's own model.
+            local = next(
+                (p for p, d in zip(peers, peer_updates, strict=True) if np.array_equal(d, update)),
+                local,
+            )
         metadata = ModelMetadata(
             task_id=self.task_id, round=round, author=self.who.address,
             num_samples=self.data.size, model_spec=spec.name,

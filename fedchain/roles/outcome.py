@@ -35,9 +35,10 @@ __all__ = ["RoundRow", "TaskOutcome", "empty_rounds", "no_model_reason", "task_o
 class RoundRow:
     """One finalized round.
 
-    ``left_out`` (accepted clients the rule's cut kept out of the aggregate) is not an event:
-    whoever holds the store fills it from the global model's verdict notes
-    (:func:`fedchain.roles.blobs.read_verdict_notes`); None when nobody did.
+    ``left_out`` (accepted clients the rule's cut kept out of the aggregate) and ``reasons``
+    (client → why it was rejected or left out) are not events: whoever holds the store fills
+    them from the global model's verdict notes (:func:`fedchain.roles.blobs.
+    read_verdict_notes`); None when nobody did.
     """
 
     round: int
@@ -52,6 +53,7 @@ class RoundRow:
     gas: int = 0
     accuracy: float | None = None
     left_out: list[str] | None = None
+    reasons: dict[str, str] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form (addresses checksummed, wei as integers)."""
@@ -60,6 +62,7 @@ class RoundRow:
             "attempts": self.attempts, "accepted": self.accepted, "rejected": self.rejected,
             "missing": self.missing, "accuracy": self.accuracy, "global_model": self.global_model,
             "rewards": self.rewards, "gas": self.gas, "left_out": self.left_out,
+            "reasons": self.reasons,
         }  # fmt: skip
         return out
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from fedchain.cli import main
+from fedchain.cli.demo import parse_attacks
 from fedchain.report import acceptance_stats
 
 
@@ -87,6 +88,16 @@ def test_demo_prints_the_round_table(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "malicious c3 (sign_flip) rejected 1/1 rounds" in out
 
 
+def test_attack_options_parse_parameters_and_schedules() -> None:
+    options = ["8=sign_flip:scale=4", "3=copycat@2-", "4=label_flip@1-3", "5=scale@2"]
+    assert parse_attacks(options) == {
+        8: {"name": "sign_flip", "params": {"scale": 4}},
+        3: {"name": "copycat", "params": {}, "from_round": 2},
+        4: {"name": "label_flip", "params": {}, "from_round": 1, "until_round": 3},
+        5: {"name": "scale", "params": {}, "from_round": 2, "until_round": 2},
+    }
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -94,6 +105,8 @@ def test_demo_prints_the_round_table(tmp_path: Path, capsys: pytest.CaptureFixtu
         (["demo", "--attack", "12=sign_flip"], "attack on client 12"),
         (["demo", "--attack", "1=no_such_attack"], "no_such_attack"),
         (["demo", "--dataset", "mnist"], "--data"),
+        (["demo", "--attack", "1=sign_flip@x"], "a schedule is @FROM-"),
+        (["demo", "--attack", "1=sign_flip@3-1"], "before"),
     ],
 )
 def test_demo_bad_options_are_one_line_errors(

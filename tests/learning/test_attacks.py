@@ -11,6 +11,7 @@ from fedchain.learning import AttackConfigError
 from fedchain.learning.attacks import (
     AttackContext,
     Behaviour,
+    Scheduled,
     behaviour_from_dict,
     behaviour_names,
     compose,
@@ -192,3 +193,54 @@ def test_behaviour_validation(name, params, message) -> None:
 def test_behaviour_from_dict_errors() -> None:
     with pytest.raises(AttackConfigError, match="name"):
         behaviour_from_dict({"params": {}})
+
+
+def test_a_composite_attacker_is_not_honest_and_names_its_parts(update, context) -> None:
+    both = behaviour_from_dict([{"name": "label_flip"}, {"name": "scale", "params": {"scale": 3}}])
+    assert not both.honest and both.describe() == "label_flip+scale"
+    assert np.allclose(both.after_training(update, context, rng()), 3 * update)
+    assert compose(make_behaviour("honest"), make_behaviour("honest")).honest
+
+
+def test_a_schedule_is_honest_outside_its_rounds(update, context) -> None:
+    late = behaviour_from_dict({"name": "sign_flip", "params": {"scale": 2}, "from_round": 4})
+    assert isinstance(late, Scheduled) and not late.honest
+    assert late.describe() == "sign_flip@4-"
+    assert late.at_round(3).honest and late.at_round(4).name == "sign_flip"
+    assert late.at_round(40).name == "sign_flip"
+    early = AttackContext(round=3, global_vector=context.global_vector)
+    assert late.after_training(update, early, rng()) is update
+    assert np.array_equal(late.after_training(update, context, rng()), update)  # round 3 too
+    at4 = AttackContext(round=4, global_vector=context.global_vector)
+    assert np.allclose(late.after_training(update, at4, rng()), -2 * update)
+    window = behaviour_from_dict({"name": "dropout", "params": {"probability": 1},
+                                  "from_round": 1, "until_round": 2})  # fmt: skip
+    assert [window.submits(r, rng()) for r in range(4)] == [True, False, False, True]
+    listed = behaviour_from_dict({"name": "copycat", "rounds": [2, 0]})
+    assert listed.copies_peers and listed.describe() == "copycat@0,2"
+    assert [listed.at_round(r).copies_peers for r in range(3)] == [True, False, True]
+
+
+def test_a_schedule_round_trips_and_composes() -> None:
+    spec = {"name": "sign_flip", "params": {"scale": 4.0}, "from_round": 1, "until_round": 3}
+    built = behaviour_from_dict(spec)
+    assert built.to_dict() == spec and behaviour_from_dict(built.to_dict()) == built
+    mixed = behaviour_from_dict([spec, {"name": "label_flip", "rounds": [5]}])
+    assert mixed.at_round(0).honest and mixed.at_round(2).describe() == "sign_flip"
+    assert mixed.at_round(5).describe() == "label_flip"
+    assert json.loads(json.dumps(mixed.to_dict()))["name"] == "composite"
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"name": "sign_flip", "from_round": -1}, "non-negative"),
+        ({"name": "sign_flip", "from_round": 3, "until_round": 2}, "before"),
+        ({"name": "sign_flip", "rounds": ["x"]}, "integers"),
+        ({"name": "sign_flip", "from_round": "4"}, "non-negative integer"),
+        ({"name": "sign_flip", "start": 4}, "unknown key"),
+    ],
+)
+def test_schedule_validation(spec, message) -> None:
+    with pytest.raises(AttackConfigError, match=message):
+        behaviour_from_dict(spec)
