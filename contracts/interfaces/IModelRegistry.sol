@@ -75,11 +75,13 @@ interface IModelRegistry {
     /// @notice The DP-perturbed final model (zero digest if none was recorded).
     function perturbedModel(uint256 taskId) external view returns (bytes32 digest, uint8 codec);
 
-    /// @notice The task's M3 request key (zero for none).
+    /// @notice The task's M3 request key as the cache files it, bound to the task's requester:
+    ///         keccak256(abi.encode(requester, requestKey)) (zero for none).
     function requestKeyOf(uint256 taskId) external view returns (bytes32);
 
-    /// @notice M3 cache: the task that answered `requestKey` and the model to hand out (the
-    ///         perturbed final model when recorded, else the final model); zeros if none.
+    /// @notice M3 cache: the first finished task that answered the bound `requestKey` (see
+    ///         {requestKeyOf}) and the model to hand out (the perturbed final model when
+    ///         recorded, else the final model); zeros if none.
     function cachedModel(bytes32 requestKey)
         external
         view

@@ -39,7 +39,8 @@ interface ITaskTypes {
     /// @param initialModel sha2-256 digest of the initial model's CIDv1 multihash.
     /// @param initialCodec CID codec of the initial model (0x55 raw, 0x70 dag-pb).
     /// @param modelSpecHash hash of the model specification (architecture, shapes).
-    /// @param requestKey M3 request key answered by this task's final model (zero for none).
+    /// @param requestKey M3 request key answered by this task's final model (zero for none); the
+    ///        registry records it bound to the requester, keccak256(abi.encode(requester, key)).
     /// @param rounds number of global rounds v (1..250).
     /// @param joinDeadline unix time after which nobody joins; anyone may then start the task.
     /// @param submitDuration seconds clients have to submit, from each round's opening.

@@ -38,7 +38,17 @@ abstract contract TaskSetup is TaskCommittee {
         _minTotalStakes[taskId] = spec.minTotalStake;
         _categories[taskId] = spec.category;
         emit TaskCreated(taskId, msg.sender, spec.category, spec, escrow);
-        _models.recordInitialModel(taskId, spec.initialModel, spec.initialCodec, spec.requestKey);
+        _models.recordInitialModel(
+            taskId, spec.initialModel, spec.initialCodec, _boundRequestKey(msg.sender, spec.requestKey)
+        );
+    }
+
+    /// @dev The M3 cache key of `requestKey` asked by `requester`: keccak256(abi.encode(requester,
+    ///      requestKey)), zero for none. Binding the key to its requester means a stranger's task
+    ///      with the same request can never occupy (answer first) the requester's cache entry.
+    function _boundRequestKey(address requester, bytes32 requestKey) private pure returns (bytes32) {
+        if (requestKey == bytes32(0)) return bytes32(0);
+        return keccak256(abi.encode(requester, requestKey));
     }
 
     /// @notice See {ITaskManager-joinAsMiner}.

@@ -304,8 +304,9 @@ class IModelRegistry(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> IModelRegistryCachedModelResult:
-        """M3 cache: the task that answered `requestKey` and the model to hand out (the perturbed
-        final model when recorded, else the final model); zeros if none.
+        """M3 cache: the first finished task that answered the bound `requestKey` (see
+        {requestKeyOf}) and the model to hand out (the perturbed final model when recorded, else
+        the final model); zeros if none.
 
         Solidity: ``cachedModel(bytes32)`` (view).
         """
@@ -474,7 +475,8 @@ class IModelRegistry(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> bytes:
-        """The task's M3 request key (zero for none).
+        """The task's M3 request key as the cache files it, bound to the task's requester:
+        keccak256(abi.encode(requester, requestKey)) (zero for none).
 
         Solidity: ``requestKeyOf(uint256)`` (view).
         """
@@ -1820,8 +1822,9 @@ class ModelRegistry(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> ModelRegistryCachedModelResult:
-        """M3 cache: the task that answered `requestKey` and the model to hand out (the perturbed
-        final model when recorded, else the final model); zeros if none.
+        """M3 cache: the first finished task that answered the bound `requestKey` (see
+        {requestKeyOf}) and the model to hand out (the perturbed final model when recorded, else
+        the final model); zeros if none.
 
         Solidity: ``cachedModel(bytes32)`` (view).
         """
@@ -1984,7 +1987,8 @@ class ModelRegistry(BoundContract):
         sender: LocalAccount | str | None = None,
         block: BlockId = "latest",
     ) -> bytes:
-        """The task's M3 request key (zero for none).
+        """The task's M3 request key as the cache files it, bound to the task's requester:
+        keccak256(abi.encode(requester, requestKey)) (zero for none).
 
         Solidity: ``requestKeyOf(uint256)`` (view).
         """

@@ -60,6 +60,11 @@ _LAZY: dict[str, _LazyEntry] = {
         "register",
         "Leave a task that has not started and withdraw your mortgage or stake.",
     ),
+    "request": _LazyEntry(
+        "fedchain.cli.request",
+        "register",
+        "Hand out the model a finished task left for TASK_FILE's request, instead of training.",
+    ),
     "audit": _LazyEntry(
         "fedchain.cli.audit",
         "register",

@@ -157,9 +157,12 @@ def _comparable(spec: Any) -> dict[str, Any]:
 
 
 def publish_task(
-    who: Participant, task: TaskFile, *, request_key: bytes = bytes(32), force: bool = False
+    who: Participant, task: TaskFile, *, request_key: bytes | None = None, force: bool = False
 ) -> int:
     """Put the initial model (with the manifest) on the store and create the task.
+
+    ``request_key`` is the M3 request the task answers; None: the task file's own
+    (:meth:`TaskFile.request_key`, zero without a ``[request]`` section).
 
     Returns the new task's id.
 
@@ -170,6 +173,8 @@ def publish_task(
             :data:`PENDING_WAIT` seconds: one may be a ``createTask`` that the duplicate check
             cannot see yet (``force=True`` skips this check too).
     """
+    if request_key is None:
+        request_key = task.request_key()
     blob = initial_blob(who, task)
     if not force:
         _wait_for_pending(who)  # an earlier createTask in the pool is no TaskCreated yet

@@ -380,6 +380,58 @@ def test_follow_writes_a_run_directory_and_names_the_fetch_command(
 
 
 @pytest.mark.anvil
+def test_an_identical_request_gets_the_cached_model_and_a_stranger_cannot_answer_it(
+    node: AnvilNode, deployment: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """M3: a task with a [request] finishes; the same request (its terms in another order, other
+    rounds) is then answered from the cache with that task's model, by the requester and by
+    anyone who trusts the requester; a stranger's own lookup finds nothing of its own."""
+    request = '\n[request]\nterms = ["Digits", "handwriting"]\n'
+    (tmp_path / "task.toml").write_text(SMALL_TASK.format(rounds=1, submit_window=30) + request)
+    store = tmp_path / "store"
+    monkeypatch.setenv("FEDCHAIN_PRIVATE_KEY", KEYS[1])
+    argv = ["request", "task.toml", "--deployment", str(deployment), "--json"]
+    code, out, err = run(argv, capsys)
+    assert code == 4 and last_json(out)["cached"] is False
+    assert "fedchain task create task.toml" in err
+    results = _run_task(node.url, deployment, store, ["--store", f"local:{store}", "--json"], [])
+    code, out, err = results["requester"]
+    assert code == 0, err
+    finished = last_json(out)
+    again = SMALL_TASK.format(rounds=2, submit_window=30) + request.replace(
+        '"Digits", "handwriting"', '"handwriting", "digits"'
+    )
+    (tmp_path / "again.toml").write_text(again)
+    argv = ["request", "again.toml", "--deployment", str(deployment), "--store",
+            f"local:{store}", "--out", "model.safetensors", "--json"]  # fmt: skip
+    code, out, err = run(argv, capsys)
+    assert code == 0, err
+    answer = last_json(out)
+    assert (answer["task_id"], answer["cid"]) == (finished["task_id"], finished["final_model"])
+    assert answer["requester"] == ACCOUNTS[1].address and answer["perturbed"] is False
+    assert f"request answered by task {finished['task_id']}" in err
+    assert (tmp_path / "model.safetensors").stat().st_size > 0
+    code, _, err = run(argv, capsys)
+    assert code == 1 and "model.safetensors exists" in error_line(err)
+    monkeypatch.setenv("FEDCHAIN_PRIVATE_KEY", KEYS[4])  # a stranger: its own entry is empty
+    code, out, _ = run(["request", "again.toml", "--deployment", str(deployment), "--json"],
+                       capsys)  # fmt: skip
+    assert code == 4 and last_json(out)["requesters"] == [ACCOUNTS[4].address]
+    code, out, err = run(["request", "again.toml", "--deployment", str(deployment), "--from",
+                          ACCOUNTS[1].address, "--json"], capsys)  # fmt: skip
+    assert code == 0 and last_json(out)["task_id"] == finished["task_id"], err
+    code, _, err = run(["request", "again.toml", "--deployment", str(deployment), "--from",
+                        "0x1234"], capsys)  # fmt: skip
+    assert code == 1 and "'0x1234' is not an Ethereum address" in error_line(err)
+    code, _, err = run(["request", "nope.toml", "--deployment", str(deployment)], capsys)
+    assert code == 1 and "nope.toml" in error_line(err)
+    (tmp_path / "plain.toml").write_text(SMALL_TASK.format(rounds=1, submit_window=30))
+    code, _, err = run(["request", "plain.toml", "--deployment", str(deployment)], capsys)
+    assert code == 1 and "has no [request] section" in error_line(err)
+
+
+@pytest.mark.anvil
 def test_a_task_file_outside_the_deployments_limits_is_refused_before_anything_is_locked(
     node: AnvilNode, tmp_path: Path, capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,

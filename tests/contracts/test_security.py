@@ -22,6 +22,7 @@ from fedchain.chain import eip712
 from fedchain.chain.errors import ChainError
 from fedchain.chain.testing import SOLC_SETTINGS, find_project_root, reverts
 from fedchain.chain.verdicts import verdict_hash
+from fedchain.roles.taskfile import bound_request_key
 
 from .conftest import RAW, SLASH_BPS, STATUS, World, digest
 
@@ -355,6 +356,35 @@ def test_the_served_perturbed_model_cannot_be_swapped(eworld: World) -> None:
     with reverts("ModelRegistryPerturbedModelExists", taskId=task, digest=first):
         w.tasks.publishPerturbedModel(task, digest("swapped"), 0x70, sender=w.requester)
     assert w.models.cachedModel(key) == (task, first, RAW)
+
+
+def test_a_strangers_task_cannot_answer_a_request_first(eworld: World) -> None:
+    """M3: a stranger publishes a task with the requester's very request key and finishes it
+    first. The registry files each task's key bound to its requester, so the stranger's answer
+    fills only the stranger's own entry; the requester's entry stays empty until one of its own
+    tasks finishes."""
+    w = eworld
+    key = digest("request")
+    shape = {"committeeSize": 1, "rounds": 1, "clientMortgage": 10**14}
+    spec = w.spec(**shape)
+    created = w.tasks.createTask(
+        spec, sender=w.outsider, value=spec["rounds"] * spec["perRoundReward"]
+    )
+    theirs = int(created.event("TaskCreated").args["taskId"])
+    w.join(theirs, [0], [0], by_sig=False)
+    w.start(theirs, sender=w.outsider)
+    w.play(theirs, 0, [0], [0])
+    mine_key, their_key = (bound_request_key(a.address, key) for a in (w.requester, w.outsider))
+    assert w.models.requestKeyOf(theirs) == their_key != mine_key
+    assert w.models.requestKeyOf(theirs) == keccak(encode(["address", "bytes32"],
+                                                          [w.outsider.address, key]))  # fmt: skip
+    assert w.models.cachedModel(their_key)[0] == theirs
+    assert w.models.cachedModel(mine_key) == (0, bytes(32), 0)
+    mine, _ = w.setup(clients=1, miners=1, **shape)
+    w.play(mine, 0, [0], [0])
+    final, codec = w.models.finalModel(mine)
+    assert w.models.cachedModel(mine_key) == (mine, final, codec)
+    assert w.models.cachedModel(their_key)[0] == theirs
 
 
 def test_the_last_leader_that_never_posts_is_slashed(eworld: World) -> None:

@@ -494,3 +494,48 @@ def test_create_task_accepts_the_spec(policy: str) -> None:
         info = info if isinstance(info, dict) else info._asdict()
         assert (info["rounds"], info["maxClients"], info["policy"]) == (5, 10, tf.policy_id)
         assert info["clientMortgage"] == tf.client_mortgage
+
+
+# -- the M3 request -----------------------------------------------------------------------------
+
+
+def test_the_request_key_is_canonical_and_bound_to_its_requester(tmp_path: Path) -> None:
+    """Terms are normalised, hashed and sorted; rounds and rewards are not part of the question;
+    the model, the privacy policy, the rule and the category are."""
+    from eth_abi import encode
+
+    from fedchain.roles.taskfile import bound_request_key
+
+    asked = load_text(tmp_path, '[task]\n[request]\nterms = ["Heart Rate", "ecg"]\n')
+    assert asked.request is not None and asked.request.terms == ("Heart Rate", "ecg")
+    same = load_text(
+        tmp_path, '[task]\nrounds = 9\n[request]\nterms = ["ECG", " heart  rate", "ecg"]\n'
+    )
+    assert same.request_key() == asked.request_key() != bytes(32)
+    others = [
+        '[task]\ncategory = "other"\n[request]\nterms = ["ecg", "heart rate"]\n',
+        '[task]\n[request]\nterms = ["ecg"]\n',
+        '[task]\n[model]\nparams = { norm = "batch" }\n[request]\nterms = ["ecg", "heart rate"]\n',
+        '[task]\n[privacy]\nmechanism = "none"\n[request]\nterms = ["ecg", "heart rate"]\n',
+        '[task]\n[verification]\nrule = "none"\n[request]\nterms = ["ecg", "heart rate"]\n',
+    ]
+    assert len({load_text(tmp_path, t).request_key() for t in others} | {asked.request_key()}) == 6
+    assert load_text(tmp_path, "[task]\n").request_key() == bytes(32)
+    alice = "0x" + "11" * 20
+    key = asked.request_key()
+    assert bound_request_key(alice, key) == keccak(encode(["address", "bytes32"], [alice, key]))
+    assert bound_request_key(alice, bytes(32)) == bytes(32)
+    assert TaskFile.from_dict(tomllib.loads(asked.to_toml())) == asked
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('[task]\n[request]\nterms = "ecg"\n', "[request] terms: must be a list of strings"),
+        ("[task]\n[request]\nterms = [1]\n", "[request] terms: must be a list of strings"),
+        ('[task]\n[request]\nterms = ["ecg", " "]\n', "a key term must not be empty"),
+        ("[task]\n[request]\ncache = true\n", "[request] cache: unknown key; allowed: terms"),
+    ],
+)
+def test_request_errors_name_the_key(tmp_path: Path, text: str, expected: str) -> None:
+    assert expected in error_of(tmp_path, text)

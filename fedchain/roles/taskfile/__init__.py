@@ -22,6 +22,8 @@ The modules, each with one job (import from this package, not from them):
 - :mod:`.amounts` — wei amounts: :func:`parse_wei`, :func:`format_wei`;
 - :mod:`.reader` — typed, range-checked reads of one table;
 - :mod:`.configs` — :class:`TrainingConfig`, :class:`VerificationConfig`, :class:`TaskManifest`;
+- :mod:`.request` — the M3 ``[request]``: :class:`RequestConfig`, the canonical request key and
+  :func:`bound_request_key`;
 - :mod:`.spec` — :class:`TaskFile`, :func:`load_task_file`, ``TaskSpec`` and TOML output.
 """
 
@@ -33,6 +35,7 @@ from fedchain.roles.taskfile.configs import (
     VerificationConfig,
 )
 from fedchain.roles.taskfile.errors import TaskFileError
+from fedchain.roles.taskfile.request import RequestConfig, bound_request_key
 from fedchain.roles.taskfile.spec import (
     DEFAULT_TASK_TOML,
     POLICIES,
@@ -45,11 +48,13 @@ __all__ = [
     "DEFAULT_TASK_TOML",
     "MANIFEST_FORMAT",
     "POLICIES",
+    "RequestConfig",
     "TaskFile",
     "TaskFileError",
     "TaskManifest",
     "TrainingConfig",
     "VerificationConfig",
+    "bound_request_key",
     "category_id",
     "format_wei",
     "load_task_file",

@@ -30,6 +30,7 @@ from fedchain.roles.taskfile.configs import (
 )
 from fedchain.roles.taskfile.errors import TaskFileError, kind_of, located_error
 from fedchain.roles.taskfile.reader import Table
+from fedchain.roles.taskfile.request import REQUEST_KEYS, RequestConfig
 
 __all__ = ["DEFAULT_TASK_TOML", "POLICIES", "TaskFile", "category_id", "load_task_file"]
 
@@ -48,7 +49,9 @@ _UINT128: Final = 2**128 - 1
 _MAX_SEED: Final = 2**63 - 1
 _CODECS: Final = (0x55, 0x70)  # raw, dag-pb: the CID codecs the contract accepts
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-_SECTIONS: Final = ("task", "rewards", "model", "data", "training", "privacy", "verification")
+_SECTIONS: Final = (
+    "task", "rewards", "model", "data", "training", "privacy", "verification", "request",
+)  # fmt: skip
 
 
 def category_id(name: str) -> bytes:
@@ -98,6 +101,7 @@ class TaskFile:
     training: TrainingConfig
     privacy: PrivacyConfig | None
     verification: VerificationConfig
+    request: RequestConfig | None = None
     notes: tuple[str, ...] = field(default=(), compare=False)
 
     @classmethod
@@ -144,7 +148,24 @@ class TaskFile:
             training=TrainingConfig._read(tr, required=False),
             privacy=read_privacy(Table(source, "privacy", data.get("privacy", {}), None)),
             verification=verification,
+            request=(
+                RequestConfig._read(Table(source, "request", data["request"], REQUEST_KEYS))
+                if "request" in data
+                else None
+            ),
             notes=tuple(notes),
+        )
+
+    def request_key(self) -> bytes:
+        """The canonical M3 request key of this task file's ``[request]`` (zero without one):
+        see :mod:`fedchain.roles.taskfile.request`."""
+        if self.request is None:
+            return bytes(32)
+        return self.request.key(
+            category=self.category,
+            model_spec_hash="0x" + self.model.spec_hash(),
+            privacy=self.privacy.to_dict() if self.privacy is not None else None,
+            verification=self.verification.to_dict(),
         )
 
     @property
@@ -237,6 +258,8 @@ class TaskFile:
             "privacy": privacy,
             "verification": self.verification.to_dict(),
         }
+        if self.request is not None:
+            sections["request"] = {"terms": list(self.request.terms)}
         lines = ["# FedChain task file (docs/taskfile.md)"]
         for section, values in sections.items():
             lines += ["", f"[{section}]"]
