@@ -23,7 +23,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -46,6 +46,7 @@ from fedchain.learning import (
 )
 from fedchain.roles.base import Activity, Participant, TaskRole
 from fedchain.roles.blobs import fetch_model, read_verdict_notes
+from fedchain.roles.cache import cached_answer
 from fedchain.roles.chainview import TaskLog, TaskStatus, chain_now, read_task
 from fedchain.roles.client import Client, LocalData
 from fedchain.roles.miner import Miner
@@ -470,7 +471,17 @@ def _report(
             "wall_seconds": round(time.monotonic() - run.t0, 1),
         }
     )  # fmt: skip
+    if cfg.task.request is not None:
+        summary["request"] = _cached_request(deployment, summary["requester"], cfg.task)
     return SimResult(summary=summary, transactions=transactions, deployment=deployment)
+
+
+def _cached_request(deployment: Deployment, requester: str, task: TaskFile) -> dict[str, Any]:
+    """What the M3 cache now answers for the task file's request (``task_id`` None: nothing)."""
+    key = task.request_key()
+    answer = cached_answer(deployment, requester, key)
+    found = asdict(answer) if answer is not None else {"task_id": None}
+    return {"request_key": "0x" + key.hex(), **found}
 
 
 def _setup_tx(label: str) -> bool:

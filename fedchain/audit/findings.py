@@ -62,6 +62,8 @@ CHECKS: dict[str, str] = {
     "money.escrow": "escrow deposited = paid + refunded; everything locked is returned or burned",
     "privacy.budget": "the manifest's DP mechanism and epsilon per release, and the budget "
     "composed over the rounds each client submitted in",
+    "privacy.release": "the DP-perturbed final model is the final model plus Laplace noise of "
+    "the scale (sensitivity / epsilon) the manifest's release declares",
 }
 
 

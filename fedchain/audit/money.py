@@ -5,7 +5,11 @@ privacy each client's updates declare."""
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Mapping
 from typing import Any
+
+import numpy as np
 
 from fedchain.audit.findings import AuditReport
 from fedchain.audit.rebuild import TaskContext
@@ -14,7 +18,10 @@ from fedchain.roles.outcome import TaskOutcome
 from fedchain.roles.taskfile import TaskManifest
 from fedchain.storage import BlobStore, StorageError, decode_model
 
-__all__ = ["audit_money", "audit_privacy"]
+__all__ = ["audit_money", "audit_privacy", "audit_release"]
+
+#: BatchNorm running statistics, which the release leaves unperturbed (``perturb_model``).
+_STATISTICS = ("running_mean", "running_var")
 
 
 def _client_expectations(
@@ -251,3 +258,47 @@ def _declared(text: str | None) -> dict[str, Any] | None:
     except ValueError:
         return None
     return value if isinstance(value, dict) else None
+
+
+def audit_release(
+    report: AuditReport,
+    final: Mapping[str, np.ndarray],
+    released: Mapping[str, np.ndarray],
+    release: Mapping[str, Any] | None,
+    *,
+    tx_hash: str | None,
+) -> None:
+    """``privacy.release``: the published perturbed model is the final model plus Laplace noise
+    of the scale the manifest's release declares.
+
+    The noise n = released − final of a Laplace(b) release has E|n| = b = sensitivity/ε, and
+    |n| is exponential, so the mean over N weights estimates b within 6·b/√N (six standard
+    errors) plus 1 % for float32 rounding. A requester that declares ε but adds less noise (or
+    none), or more, is a mismatch; a release with no declaration in the manifest is one too.
+    """
+    subject = "perturbed final model"
+    if release is None:
+        report.add("privacy.release", "mismatch", subject, tx_hash=tx_hash,
+                   expected="a release declared in the manifest", found="none declared",
+                   detail="a perturbed model was published, but the manifest declares no "
+                   "release")  # fmt: skip
+        return
+    scale = float(release["sensitivity"]) / float(release["epsilon"])
+    noise = [
+        np.abs(np.asarray(released[k], np.float64) - np.asarray(final[k], np.float64)).ravel()
+        for k in sorted(final)
+        if not k.endswith(_STATISTICS) and np.issubdtype(np.asarray(final[k]).dtype, np.floating)
+    ]
+    flat = np.concatenate(noise) if noise else np.zeros(0)
+    if flat.size == 0:
+        report.add("privacy.release", "unchecked", subject, tx_hash=tx_hash,
+                   detail="the model has no weights to measure the noise on")  # fmt: skip
+        return
+    measured = float(flat.mean())
+    tolerance = scale * (6.0 / math.sqrt(flat.size) + 0.01)
+    ok = abs(measured - scale) <= tolerance
+    report.add("privacy.release", "ok" if ok else "mismatch", subject, tx_hash=tx_hash,
+               expected={"mean_abs_noise": scale, "tolerance": tolerance},
+               found={"mean_abs_noise": measured, "weights": int(flat.size)},
+               detail=f"Laplace release at epsilon {float(release['epsilon']):g}: mean |noise| "
+               f"{measured:.3g} against sensitivity/epsilon = {scale:.3g}")  # fmt: skip

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fedchain.audit.findings import AuditReport
-from fedchain.audit.money import audit_money, audit_privacy
+from fedchain.audit.money import audit_money, audit_privacy, audit_release
 from fedchain.audit.rebuild import task_context
 from fedchain.audit.rounds import audit_round, fetch_checked
 from fedchain.roles.blobs import read_manifest
@@ -79,7 +79,7 @@ def _final_models(report: AuditReport, source: Any, ctx: Any, manifest: Any) -> 
         same = last is not None and bytes(last.args["globalModel"]) == bytes(
             finished.args["finalModel"]
         )
-        fetch_checked(
+        final = fetch_checked(
             report, source.store, "blob.final", finished.args["finalModel"],
             int(finished.args["codec"]), spec=manifest.model, round=None,
             tx_hash=finished.tx_hash,
@@ -87,11 +87,16 @@ def _final_models(report: AuditReport, source: Any, ctx: Any, manifest: Any) -> 
         if not same:
             report.add("blob.final", "mismatch", "final model", tx_hash=finished.tx_hash,
                        detail="the final model is not the last round's global model")  # fmt: skip
+    else:
+        final = None
     for e in log.events("PerturbedModelPublished"):
-        fetch_checked(
+        released = fetch_checked(
             report, source.store, "blob.final", e.args["digest"], int(e.args["codec"]),
             spec=manifest.model, round=None, tx_hash=e.tx_hash,
         )  # fmt: skip
+        if final is not None and released is not None:
+            audit_release(report, final.state, released.state, manifest.release,
+                          tx_hash=e.tx_hash)  # fmt: skip
 
 
 def _as_dict(spec: Any) -> dict[str, Any]:

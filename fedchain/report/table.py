@@ -138,6 +138,14 @@ def summary_lines(result: Mapping[str, Any]) -> list[str]:
         lines.append(f"gas: {int(result['gas_total']):,} in total")
     if result.get("wall_seconds") is not None:
         lines.append(f"wall time: {_duration(float(result['wall_seconds']))}")
+    request = result.get("request")
+    if request:
+        if request.get("task_id") is None:
+            lines.append("request: not in the cache (the task did not finish)")
+        else:
+            kind = "DP-perturbed release" if request.get("perturbed") else "final model"
+            lines.append(f"request: cached, answered by task {request['task_id']} with its "
+                         f"{kind} {request['cid']} (fedchain request serves it)")  # fmt: skip
     lines.extend(_malicious_lines(result))
     counts = _acceptance_counts(result)
     if counts["honest_submitted"]:

@@ -42,6 +42,7 @@ from fedchain.storage.errors import KuboError, StorageError
 __all__ = [
     "MANIFEST_KEY",
     "PRIVACY_KEY",
+    "RELEASE_KEY",
     "VERDICT_KEY",
     "FetchedModel",
     "PublishedModel",
@@ -61,6 +62,9 @@ MANIFEST_KEY = "fedchain_task"
 PRIVACY_KEY = "fedchain_privacy"
 #: Metadata key of the round's verdict notes inside a global model blob (a JSON object).
 VERDICT_KEY = "fedchain_verdict"
+#: Metadata key of the release perturbation inside a perturbed final model (the manifest's
+#: ``release``: mechanism, epsilon, sensitivity).
+RELEASE_KEY = "fedchain_release"
 
 
 @dataclass(frozen=True)

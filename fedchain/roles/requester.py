@@ -21,13 +21,15 @@ A round that finalizes with no submission at all is reported as a warning.
 
 from __future__ import annotations
 
+import json
+import secrets
 import time
 from typing import Any, Final
 
-from fedchain.learning import build_model, get_state
+from fedchain.learning import build_model, get_state, perturb_model
 from fedchain.report.labels import format_wei
 from fedchain.roles.base import Activity, Participant, TaskRole
-from fedchain.roles.blobs import MANIFEST_KEY, FetchedModel
+from fedchain.roles.blobs import MANIFEST_KEY, RELEASE_KEY, FetchedModel, publish_model
 from fedchain.roles.chainview import (
     TaskLog,
     TaskState,
@@ -257,6 +259,8 @@ class Requester(TaskRole):
             return Activity.WAITING
         if state.status is TaskStatus.RUNNING:
             return self._keep_alive(state, now)
+        if state.status is TaskStatus.FINISHED and self._release_due():
+            return self._publish_release(state)
         if state.unsettled:
             if now - self._ended_at() < self.settle_after:
                 return Activity.WAITING
@@ -283,6 +287,45 @@ class Requester(TaskRole):
         if end is None:
             return chain_now(self.who.chain)
         return int(self.who.chain.w3.eth.get_block(end.block_number)["timestamp"])
+
+    def _release_due(self) -> bool:
+        """Whether the manifest asks for a perturbed release that is not on chain yet."""
+        if self.manifest.release is None:
+            return False
+        digest, _ = self.who.deployment.models.perturbedModel(self.task_id)
+        return not any(bytes(digest))
+
+    def _publish_release(self, state: TaskState) -> Activity:
+        """Publish the final model perturbed with Laplace(s/ε) noise (002 eq. 5), which the
+        request cache then serves. The noise seed is secret (drawn from the OS): a seed anyone
+        could derive would let anyone subtract the noise."""
+        release = self.manifest.release
+        assert release is not None
+        final = self.final_model()
+        noisy = perturb_model(
+            final.state, epsilon=float(release["epsilon"]),
+            sensitivity=float(release["sensitivity"]), seed=secrets.randbits(63),
+        )  # fmt: skip
+        meta = final.metadata
+        metadata = ModelMetadata(
+            task_id=self.task_id, round=meta.round, author=self.who.address,
+            num_samples=meta.num_samples, model_spec=meta.model_spec,
+            model_spec_hash=meta.model_spec_hash, kind="global",
+            extra={RELEASE_KEY: json.dumps(release, sort_keys=True)},
+        )  # fmt: skip
+        published = publish_model(self.who.store, noisy, metadata)
+        try:
+            self.send("publishPerturbedModel", self.task_id, published.digest, published.codec)
+        except Exception as exc:
+            if error_name(exc) == "ModelRegistryPerturbedModelExists":
+                return Activity.WAITING  # an earlier run of this requester published it
+            raise
+        self.who.say(
+            f"task {self.task_id}: published the final model perturbed with Laplace noise at "
+            f"epsilon {release['epsilon']:g} (sensitivity {release['sensitivity']:g}): "
+            f"{published.cid}"
+        )
+        return Activity.ACTED
 
     def _settle_stragglers(self) -> Activity:
         settled = {

@@ -93,12 +93,13 @@ class Run:
 
 @contextmanager
 def simulate(store_dir: Path, *, seed: int = 1, policy: str = "reputation",
-             **options: Any) -> Iterator[Run]:  # fmt: skip
-    """Run the task on a fresh embedded chain, kept open while the caller audits it."""
+             task: TaskFile | None = None, **options: Any) -> Iterator[Run]:  # fmt: skip
+    """Run the task (default :func:`task_file`) on a fresh embedded chain, kept open while the
+    caller audits it."""
     chain = connect("embedded", seed=seed, accounts=2)
     try:
         config = SimConfig(
-            task=task_file(policy), test_size=100, miners=3, seed=seed,
+            task=task or task_file(policy), test_size=100, miners=3, seed=seed,
             store=f"local:{store_dir}", **options,
         )  # fmt: skip
         yield Run(chain=chain, result=run_simulation(config, chain=chain), store_dir=store_dir)

@@ -534,8 +534,25 @@ def test_the_request_key_is_canonical_and_bound_to_its_requester(tmp_path: Path)
         ('[task]\n[request]\nterms = "ecg"\n', "[request] terms: must be a list of strings"),
         ("[task]\n[request]\nterms = [1]\n", "[request] terms: must be a list of strings"),
         ('[task]\n[request]\nterms = ["ecg", " "]\n', "a key term must not be empty"),
-        ("[task]\n[request]\ncache = true\n", "[request] cache: unknown key; allowed: terms"),
+        ("[task]\n[request]\ncache = true\n", "[request] cache: unknown key; allowed: release_ep"),
+        ("[task]\n[request]\nrelease_epsilon = 20\n", "release_sensitivity: missing"),
+        (
+            "[task]\n[request]\nrelease_epsilon = 0\nrelease_sensitivity = 1\n",
+            "must be finite and > 0",
+        ),
     ],
 )
 def test_request_errors_name_the_key(tmp_path: Path, text: str, expected: str) -> None:
     assert expected in error_of(tmp_path, text)
+
+
+def test_a_release_travels_in_the_manifest_and_the_key(tmp_path: Path) -> None:
+    text = '[task]\n[request]\nterms = ["ecg"]\nrelease_epsilon = 20\nrelease_sensitivity = 0.05\n'
+    released = load_text(tmp_path, text)
+    plain = load_text(tmp_path, '[task]\n[request]\nterms = ["ecg"]\n')
+    manifest = released.manifest()
+    assert manifest.release == {"mechanism": "model_laplace", "epsilon": 20.0, "sensitivity": 0.05}
+    assert TaskManifest.from_json(manifest.to_json()) == manifest
+    assert "release" not in plain.manifest().to_json()  # unchanged without one
+    assert released.request_key() != plain.request_key()
+    assert TaskFile.from_dict(tomllib.loads(released.to_toml())) == released

@@ -176,6 +176,9 @@ class TaskManifest:
     training: TrainingConfig
     privacy: PrivacyConfig | None
     verification: VerificationConfig
+    #: How the requester releases the final model (``{"mechanism": "model_laplace", "epsilon",
+    #: "sensitivity"}``, a ``[request]``'s release), or None: it is not perturbed.
+    release: dict[str, Any] | None = None
 
     def to_json(self) -> str:
         """Canonical JSON: sorted keys, no spaces."""
@@ -189,6 +192,8 @@ class TaskManifest:
             "privacy": None if self.privacy is None else self.privacy.to_dict(),
             "verification": self.verification.to_dict(),
         }
+        if self.release is not None:  # absent otherwise: older manifests read the same
+            data["release"] = dict(self.release)
         return json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
     @classmethod
@@ -204,7 +209,7 @@ class TaskManifest:
         except (TypeError, ValueError) as exc:
             raise located_error(source, None, None, f"not valid JSON: {exc}") from None
         keys = ("format", "name", "category", "dataset", "model", "training", "privacy",
-                "verification")  # fmt: skip
+                "verification", "release")  # fmt: skip
         top = Table(source, None, data, keys)
         found = top.get("format", MISSING)
         if found != MANIFEST_FORMAT:
@@ -223,6 +228,15 @@ class TaskManifest:
             if not isinstance(dp_params, Mapping):
                 raise p.error("params", f"must be an object, got {kind_of(dp_params)}")
             privacy = privacy_config(p, mechanism, dp_params)
+        release = top.get("release", None)
+        if release is not None:
+            r = Table(source, "release", release, ("mechanism", "epsilon", "sensitivity"))
+            r.text("mechanism", MISSING, choices=["model_laplace"])
+            release = {
+                "mechanism": "model_laplace",
+                "epsilon": r.number("epsilon", MISSING, lo=0.0, lo_open=True),
+                "sensitivity": r.number("sensitivity", MISSING, lo=0.0, lo_open=True),
+            }
         return cls(
             name=top.text("name", MISSING),
             category=top.text("category", MISSING),
@@ -237,4 +251,5 @@ class TaskManifest:
                 Table(source, "verification", top.get("verification", MISSING), VERIFICATION_KEYS),
                 required=True,
             ),
+            release=release,
         )

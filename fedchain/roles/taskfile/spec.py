@@ -188,6 +188,7 @@ class TaskFile:
             training=self.training,
             privacy=self.privacy,
             verification=self.verification,
+            release=self.request.release if self.request is not None else None,
         )
 
     def onchain_spec(
@@ -260,6 +261,11 @@ class TaskFile:
         }
         if self.request is not None:
             sections["request"] = {"terms": list(self.request.terms)}
+            if self.request.release_epsilon is not None:
+                sections["request"] |= {
+                    "release_epsilon": self.request.release_epsilon,
+                    "release_sensitivity": self.request.release_sensitivity,
+                }
         lines = ["# FedChain task file (docs/taskfile.md)"]
         for section, values in sections.items():
             lines += ["", f"[{section}]"]
