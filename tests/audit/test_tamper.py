@@ -125,22 +125,32 @@ def test_a_reputation_that_differs_from_the_mirror(
 
 
 def test_a_silent_leader_slashed_by_the_contract_is_no_mismatch(tmp_path: Path) -> None:
-    """Seed 1 gives miner 0 every seat of round 1's committee: silent, it never posts, the
-    contract slashes it once per attempt and the task ends without a finalized round. The audit
-    re-derives the slash from the stake and the offenses, and everything else still holds."""
+    """Miner 0 is a silent leader: whenever it leads an attempt it never posts, is replaced and
+    the contract slashes it. The audit re-derives the slash from the stake and the offenses, and
+    everything else still holds.
+
+    Seats are drawn from block hashes, which any change to the contracts reshuffles, so the
+    test looks for a seed under which miner 0 leads at least once instead of hard-coding one."""
     silent = {0: frozenset({"silent_leader"})}
-    with simulate(tmp_path / "store", attacks={ATTACKER: LOUD_FLIP}, miner_faults=silent) as run:
-        report = run.audit()
-        miners = run.result.summary["miners"]
-    assert report.ok and report.exit_code() == EXIT_OK, [f.to_json() for f in report.mismatches]
-    assert report.rounds == []
+    for seed in range(1, 13):
+        with simulate(tmp_path / f"store-{seed}", seed=seed, attacks={ATTACKER: LOUD_FLIP},
+                      miner_faults=silent) as run:  # fmt: skip
+            miners = run.result.summary["miners"]
+            if not run.result.summary["payouts"][miners[0]]["slashed"]:
+                continue  # miner 0 never led an attempt: not the shape this test needs
+            report = run.audit()
+            break
+    else:
+        raise AssertionError("no seed in 1..12 had the silent miner 0 lead an attempt")
+    assert report.exit_code() == EXIT_OK, [f.to_json() for f in report.mismatches]
     table = report.check_table()
     assert table["money.miner"]["ok"] == 3 and table["money.client"]["ok"] == 5
     by_miner = {f.subject.lower(): f for f in report.findings if f.check == "money.miner"}
     slashed = by_miner[miners[0].lower()]
     assert slashed.tx_hash is not None
     assert int(slashed.detail.split()[0]) >= 1 and slashed.detail.endswith("offense(s)")
-    assert slashed.found["slashed"] > 0 and slashed.found["payout"] == 0
+    assert slashed.found["slashed"] > 0
+    assert slashed.found["payout"] == slashed.expected["payout"]
     assert run.result.summary["payouts"][miners[0]]["slashed"] == slashed.found["slashed"]
     for other in miners[1:]:
         assert "0 offense" in by_miner[other.lower()].detail
