@@ -14,14 +14,12 @@ import numpy as np
 from fedchain.audit.findings import AuditReport
 from fedchain.audit.rebuild import TaskContext
 from fedchain.incentives import next_reputation, slashed_stake
+from fedchain.learning.model_laplace import UNPERTURBED_SUFFIXES
 from fedchain.roles.outcome import TaskOutcome
 from fedchain.roles.taskfile import TaskManifest
 from fedchain.storage import BlobStore, StorageError, decode_model
 
 __all__ = ["audit_money", "audit_privacy", "audit_release"]
-
-#: BatchNorm running statistics, which the release leaves unperturbed (``perturb_model``).
-_STATISTICS = ("running_mean", "running_var")
 
 
 def _client_expectations(
@@ -287,7 +285,8 @@ def audit_release(
     noise = [
         np.abs(np.asarray(released[k], np.float64) - np.asarray(final[k], np.float64)).ravel()
         for k in sorted(final)
-        if not k.endswith(_STATISTICS) and np.issubdtype(np.asarray(final[k]).dtype, np.floating)
+        if not k.endswith(UNPERTURBED_SUFFIXES)
+        and np.issubdtype(np.asarray(final[k]).dtype, np.floating)
     ]
     flat = np.concatenate(noise) if noise else np.zeros(0)
     if flat.size == 0:

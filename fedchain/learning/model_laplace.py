@@ -27,9 +27,10 @@ from fedchain.learning.privacy import (
     require_positive,
 )
 
-__all__ = ["ModelLaplace", "perturb_model"]
+__all__ = ["UNPERTURBED_SUFFIXES", "ModelLaplace", "perturb_model"]
 
-_STATISTICS = ("running_mean", "running_var")
+#: Suffixes of the BatchNorm running statistics that a perturbation leaves alone by default.
+UNPERTURBED_SUFFIXES = ("running_mean", "running_var")
 
 
 def perturb_model(
@@ -59,7 +60,7 @@ def perturb_model(
     out: StateDict = {}
     for key in sorted(state):
         arr = np.asarray(state[key])
-        skip = not perturb_statistics and key.endswith(_STATISTICS)
+        skip = not perturb_statistics and key.endswith(UNPERTURBED_SUFFIXES)
         if skip or not np.issubdtype(arr.dtype, np.floating):
             out[key] = arr.copy()
             continue
