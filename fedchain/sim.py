@@ -52,6 +52,7 @@ from fedchain.roles.client import Client, LocalData
 from fedchain.roles.miner import Miner
 from fedchain.roles.outcome import task_outcome
 from fedchain.roles.requester import Requester, publish_task
+from fedchain.roles.scoring import scoring_closes_at
 from fedchain.roles.taskfile import TaskFile
 from fedchain.storage import BlobStore, cid_to_digest, open_store
 
@@ -218,7 +219,7 @@ class _Run:
 
 
 def advance_to_next_deadline(
-    chain: Chain, tasks: Any, task_id: int, *, everyone_joined: bool = False
+    chain: Chain, tasks: Any, task_id: int, *, everyone_joined: bool = False, scoring: bool = False
 ) -> None:
     """Nobody can act: move the clock to just past the next deadline.
 
@@ -227,6 +228,7 @@ def advance_to_next_deadline(
     block, and deadlines would never pass on chain. The join deadline is the exception on Anvil
     too: once ``everyone_joined`` (the caller knows nobody else is coming), Anvil's clock jumps
     past it, since a requester may start a task early only when every seat is taken (64 miners).
+    With ``scoring`` (a mutual-supervision task), the close of the score rows is a deadline too.
     """
     if chain.kind != "embedded":
         state = read_task(tasks, task_id) if chain.kind == "anvil" else None
@@ -243,6 +245,8 @@ def advance_to_next_deadline(
         target = state.join_deadline  # the requester starts a task that is not full only then
     elif now <= state.submit_deadline:
         target = state.submit_deadline
+    elif scoring and now <= (closes := scoring_closes_at(state)) and state.attempt == 0:
+        target = closes  # mutual supervision's rows close before the verdict window
     elif now <= state.verdict_deadline:
         target = state.verdict_deadline
     else:
@@ -313,7 +317,9 @@ def _simulate(cfg: SimConfig, chain: Chain, store: BlobStore, emit: ProgressFn) 
     req_who = run.participant(deployment, requester_key, "requester")
     first_block = chain.block_number()  # the task's events all come after it
     task_id = publish_task(req_who, task)
-    log = TaskLog(deployment.tasks, task_id, from_block=first_block)
+    log = TaskLog(
+        deployment.tasks, task_id, from_block=first_block, addresses=deployment.log_addresses()
+    )
     relayer = _Relayer(req_who, task_id) if cfg.relay else None
     local_data, x_test, y_test = run.data()
     requester = Requester(req_who, task_id, log=log)
@@ -395,7 +401,10 @@ def _drive(
         if idle_rounds > 50:
             raise SimError(f"the task stalled in round {state.round} ({state.status.name.lower()})")
         everyone = state.client_count == len(clients) and state.miner_count == len(miners)
-        advance_to_next_deadline(run.chain, deployment.tasks, task_id, everyone_joined=everyone)
+        advance_to_next_deadline(
+            run.chain, deployment.tasks, task_id, everyone_joined=everyone,
+            scoring=run.cfg.task.verification.rule == "mutual",
+        )  # fmt: skip
 
 
 def _report(

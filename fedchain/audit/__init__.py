@@ -12,6 +12,7 @@ from fedchain.audit.findings import (
     EXIT_MISMATCH,
     EXIT_OK,
     EXIT_UNCHECKED,
+    OPTIONAL_CHECKS,
     AuditReport,
     Finding,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "EXIT_MISMATCH",
     "EXIT_OK",
     "EXIT_UNCHECKED",
+    "OPTIONAL_CHECKS",
     "RECORDING_FILE",
     "AuditError",
     "AuditReport",

@@ -23,6 +23,7 @@ __all__ = [
     "EXIT_MISMATCH",
     "EXIT_OK",
     "EXIT_UNCHECKED",
+    "OPTIONAL_CHECKS",
     "AuditReport",
     "Finding",
 ]
@@ -64,7 +65,14 @@ CHECKS: dict[str, str] = {
     "composed over the rounds each client submitted in",
     "privacy.release": "the DP-perturbed final model is the final model plus Laplace noise of "
     "the scale (sensitivity / epsilon) the manifest's release declares",
+    "mutual.timing": "under mutual supervision, each verdict came once every submitter had "
+    "posted its score row or the scoring window had closed",
+    "mutual.scores": "under mutual supervision, each validator's row against the other "
+    "validators' median score of the same models (a row far from it is flagged dishonest)",
 }
+
+#: Checks only some tasks have: a DP release with a ``[request]``, mutual supervision's rows.
+OPTIONAL_CHECKS: frozenset[str] = frozenset({"privacy.release", "mutual.timing", "mutual.scores"})
 
 
 @dataclass(frozen=True)

@@ -71,7 +71,7 @@ def task_context(source: Any, task_id: int) -> TaskContext:
     dep = source.deployment
     log = TaskLog(
         dep.tasks, task_id, from_block=source.from_block,
-        addresses=[dep.tasks.address, dep.models.address],
+        addresses=dep.log_addresses(models=True),
     )  # fmt: skip
     log.refresh()
     created = log.last("TaskCreated")

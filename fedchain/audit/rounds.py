@@ -9,6 +9,7 @@ from typing import Any
 
 from fedchain.audit.findings import AuditReport
 from fedchain.audit.rebuild import TaskContext
+from fedchain.audit.scores import audit_scores
 from fedchain.chain import eip712
 from fedchain.chain.events import DecodedEvent
 from fedchain.chain.policies import POLICY_NAMES
@@ -279,6 +280,17 @@ def audit_round(
         "scores": {}, "reasons": {}, "aggregated": None, "max_difference": None,
     }  # fmt: skip
     report.rounds.append(row)
+    score_rows: dict[int, tuple[int, ...]] = {}
+    if manifest.verification.rule == "mutual":
+        opened = log.last("RoundOpened", round=r)
+        closes_at = (int(opened.args["submitDeadline"]) if opened is not None else 0) + (
+            ctx.state.verdict_duration // 2
+        )
+        score_rows, shown = audit_scores(
+            report, log, chain, round=r, posted=posted, submitted=posted_submitted,
+            closes_at=closes_at, clients=clients,
+        )  # fmt: skip
+        row.update(shown)
     if start_model is None or unusable:
         for check in ("judgement.accepted", "judgement.aggregate", "judgement.weights"):
             report.add(check, "unchecked", f"round {r}", round=r, tx_hash=posted.tx_hash,
@@ -289,7 +301,8 @@ def audit_round(
         start_model.state, checked, spec=manifest.model, n_clients=len(clients),
         byzantine_f=ctx.state.byzantine_f, rule=manifest.verification.rule,
         screen_stale=manifest.verification.screen_stale, policy=POLICY_NAMES[ctx.state.policy],
-        outlier_factor=manifest.verification.outlier_factor,
+        outlier_factor=manifest.verification.outlier_factor, score_rows=score_rows,
+        drop=manifest.verification.drop,
     )  # fmt: skip
     report.judging_seconds += time.perf_counter() - started
     row.update(scores=judgement.scores, reasons=judgement.reasons,

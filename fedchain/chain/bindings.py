@@ -30,6 +30,7 @@ __all__ = [
     "IModelRegistryRoundModelResult",
     "IParticipantRegistry",
     "IParticipantRegistryEligibilityResult",
+    "IScoreBoard",
     "ITaskManager",
     "ITaskManagerMinerAtResult",
     "ITaskManagerPreviewMinerSettlementResult",
@@ -40,6 +41,7 @@ __all__ = [
     "ModelRegistryCachedModelResult",
     "ParticipantRegistry",
     "ParticipantRegistryEligibilityResult",
+    "ScoreBoard",
     "SignedUpdate",
     "TaskInfo",
     "TaskManager",
@@ -902,6 +904,85 @@ class IParticipantRegistry(BoundContract):
         Solidity: ``threshold()`` (view).
         """
         return self.call_function("threshold()", sender=sender, block=block)
+
+
+class IScoreBoard(BoundContract):
+    """The score matrix of mutual supervision (M13, paper 003): in a round of a task, each
+    client that submitted an update scores the other submitted updates on its own held-out
+    data and posts its row here, one transaction per validator, so that no validator can
+    later deny the scores it gave (non-repudiation). The committee's verdict of a task whose
+    rule is "mutual" is derived from these rows: the rows of validators in the verdict's
+    submitted set, scoring exactly that set, count.
+    """
+
+    CONTRACT_NAME = "IScoreBoard"
+    STRUCTS = {}
+
+    def postScores(
+        self,
+        taskId: int,
+        round: int,
+        submitted: int,
+        scores: list[int],
+        *,
+        sender: LocalAccount,
+        value: int = 0,
+        gas: int | None = None,
+    ) -> TxResult:
+        """Post the caller's row of the round's score matrix.
+
+        Solidity: ``postScores(uint256,uint64,uint256,uint16[])`` (nonpayable).
+        """
+        return self.transact(
+            "postScores(uint256,uint64,uint256,uint16[])",
+            taskId,
+            round,
+            submitted,
+            scores,
+            sender=sender,
+            value=value,
+            gas=gas,
+        )
+
+    def scoredBitmap(
+        self,
+        taskId: int,
+        round: int,
+        *,
+        sender: LocalAccount | str | None = None,
+        block: BlockId = "latest",
+    ) -> int:
+        """Bitmap of the client indices that posted a row in round `round` of `taskId`.
+
+        Solidity: ``scoredBitmap(uint256,uint64)`` (view).
+        """
+        return self.call_function(
+            "scoredBitmap(uint256,uint64)",
+            taskId,
+            round,
+            sender=sender,
+            block=block,
+        )
+
+    def scoringClosesAt(
+        self,
+        taskId: int,
+        *,
+        sender: LocalAccount | str | None = None,
+        block: BlockId = "latest",
+    ) -> int:
+        """When the scoring window of the task's current round closes (a timestamp).
+
+        Solidity: ``scoringClosesAt(uint256)`` (view).
+        """
+        return self.call_function("scoringClosesAt(uint256)", taskId, sender=sender, block=block)
+
+    def tasks(self, *, sender: LocalAccount | str | None = None, block: BlockId = "latest") -> str:
+        """The TaskManager whose tasks this board scores.
+
+        Solidity: ``tasks()`` (view).
+        """
+        return self.call_function("tasks()", sender=sender, block=block)
 
 
 class ITaskManager(BoundContract):
@@ -2412,6 +2493,79 @@ class ParticipantRegistry(BoundContract):
         return self.call_function("threshold()", sender=sender, block=block)
 
 
+class ScoreBoard(BoundContract):
+    """Records the mutual-supervision score matrix (M13) of every task of one TaskManager."""
+
+    CONTRACT_NAME = "ScoreBoard"
+    STRUCTS = {}
+
+    def postScores(
+        self,
+        taskId: int,
+        round: int,
+        submitted: int,
+        scores: list[int],
+        *,
+        sender: LocalAccount,
+        value: int = 0,
+        gas: int | None = None,
+    ) -> TxResult:
+        """Post the caller's row of the round's score matrix.
+
+        Solidity: ``postScores(uint256,uint64,uint256,uint16[])`` (nonpayable).
+        """
+        return self.transact(
+            "postScores(uint256,uint64,uint256,uint16[])",
+            taskId,
+            round,
+            submitted,
+            scores,
+            sender=sender,
+            value=value,
+            gas=gas,
+        )
+
+    def scoredBitmap(
+        self,
+        taskId: int,
+        round: int,
+        *,
+        sender: LocalAccount | str | None = None,
+        block: BlockId = "latest",
+    ) -> int:
+        """Bitmap of the client indices that posted a row in round `round` of `taskId`.
+
+        Solidity: ``scoredBitmap(uint256,uint64)`` (view).
+        """
+        return self.call_function(
+            "scoredBitmap(uint256,uint64)",
+            taskId,
+            round,
+            sender=sender,
+            block=block,
+        )
+
+    def scoringClosesAt(
+        self,
+        taskId: int,
+        *,
+        sender: LocalAccount | str | None = None,
+        block: BlockId = "latest",
+    ) -> int:
+        """When the scoring window of the task's current round closes (a timestamp).
+
+        Solidity: ``scoringClosesAt(uint256)`` (view).
+        """
+        return self.call_function("scoringClosesAt(uint256)", taskId, sender=sender, block=block)
+
+    def tasks(self, *, sender: LocalAccount | str | None = None, block: BlockId = "latest") -> str:
+        """The TaskManager whose tasks this board scores.
+
+        Solidity: ``tasks()`` (view).
+        """
+        return self.call_function("tasks()", sender=sender, block=block)
+
+
 class TaskManager(BoundContract):
     """The FedChain task protocol (see {ITaskManager}; bind its address with that ABI)."""
 
@@ -3289,9 +3443,11 @@ class TaskManagerExtension(BoundContract):
 BINDINGS: dict[str, type[BoundContract]] = {
     "IModelRegistry": IModelRegistry,
     "IParticipantRegistry": IParticipantRegistry,
+    "IScoreBoard": IScoreBoard,
     "ITaskManager": ITaskManager,
     "ModelRegistry": ModelRegistry,
     "ParticipantRegistry": ParticipantRegistry,
+    "ScoreBoard": ScoreBoard,
     "TaskManager": TaskManager,
     "TaskManagerExtension": TaskManagerExtension,
 }

@@ -3,7 +3,8 @@
 ``deploy_fedchain`` deploys, in order: ParticipantRegistry(γmax, h, C_base), ModelRegistry,
 TaskManagerExtension(registry, models, slashBps, limits), TaskManager(registry, models,
 slashBps, limits, extension); then names the TaskManager in both registries (their only
-writer). ``limits`` are the protocol bounds every task must respect (:class:`Limits`)::
+writer) and deploys the ScoreBoard(TaskManager) of mutual supervision (M13). ``limits`` are
+the protocol bounds every task must respect (:class:`Limits`)::
 
     from fedchain.chain import connect
     from fedchain.chain.deploy import deploy_fedchain, Deployment
@@ -118,6 +119,8 @@ class Deployment:
         params: the deployment parameters (gamma_max, threshold, base_credits, slash_bps).
         deployed_block: the first block of the deployment: every event of its contracts comes
             at or after it, so readers of the logs (the audit, the explorer) start there.
+        scores: the ScoreBoard binding (mutual supervision's score rows), or None for a
+            deployment file written before it existed (such a deployment runs no mutual task).
     """
 
     chain: Chain
@@ -127,10 +130,30 @@ class Deployment:
     extension: str
     params: dict[str, int] = field(default_factory=dict)
     deployed_block: int = 0
+    scores: BoundContract | None = None
+
+    def log_addresses(self, *, models: bool = False) -> list[str]:
+        """The contracts a task's log reads (their events carry the task id first): the
+        TaskManager, the ModelRegistry when ``models``, and the ScoreBoard when deployed."""
+        found = [self.tasks.address]
+        if models:
+            found.append(self.models.address)
+        if self.scores is not None:
+            found.append(self.scores.address)
+        return found
+
+    def require_scores(self) -> BoundContract:
+        """The ScoreBoard binding, or :class:`DeploymentError` when the deployment lacks it."""
+        if self.scores is None:
+            raise DeploymentError(
+                "this deployment has no ScoreBoard (score_board in the deployment file): "
+                "redeploy to run a task in mutual mode"
+            )
+        return self.scores
 
     def to_json(self) -> dict[str, Any]:
         """Addresses, chain id and parameters, for a deployment file."""
-        return {
+        data: dict[str, Any] = {
             "format": DEPLOYMENT_FORMAT,
             "chain_id": self.chain.chain_id,
             "participant_registry": self.registry.address,
@@ -140,6 +163,9 @@ class Deployment:
             "params": dict(self.params),
             "deployed_block": self.deployed_block,
         }
+        if self.scores is not None:
+            data["score_board"] = self.scores.address
+        return data
 
     @classmethod
     def from_json(cls, chain: Chain, data: dict[str, Any]) -> Deployment:
@@ -164,6 +190,9 @@ class Deployment:
                 extension=str(data["task_manager_extension"]),
                 params={k: int(v) for k, v in dict(data.get("params", {})).items()},
                 deployed_block=_first_block(data.get("deployed_block", 0)),
+                scores=chain.at("ScoreBoard", data["score_board"])
+                if data.get("score_board")
+                else None,
             )
         except KeyError as exc:
             raise DeploymentError(f"deployment file lacks {exc.args[0]!r}") from None
@@ -230,6 +259,7 @@ def deploy_fedchain(
     )  # fmt: skip
     registry.setTaskManager(manager.address, sender=deployer)
     models.setTaskManager(manager.address, sender=deployer)
+    scores = chain.deploy("ScoreBoard", manager.address, sender=deployer)
     return Deployment(
         chain=chain,
         registry=registry,
@@ -244,4 +274,5 @@ def deploy_fedchain(
             **{f"limit_{k}": v for k, v in vars(limits).items()},
         },
         deployed_block=first_block,
+        scores=scores,
     )

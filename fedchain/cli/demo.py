@@ -107,6 +107,13 @@ def _demo(
             "--task", help="A TOML task file (overrides the options above).", show_default=False
         ),
     ] = None,
+    mode: Annotated[
+        str,
+        typer.Option(
+            help="star (004: a miner committee runs Multi-KRUM) or mutual (003: the clients "
+            "score each other's updates on chain, the worst is dropped; docs/modes.md).",
+        ),
+    ] = "star",
     chain: Annotated[str, typer.Option(help="embedded, or anvil.")] = "embedded",
     rpc_url: Annotated[
         str | None,
@@ -149,6 +156,8 @@ def _demo(
 
     if dataset == "mnist" and data is None:
         raise ConfigError("--dataset mnist needs --data FILE (.npz or an IDX directory)")
+    if mode not in DEMO_MODES:
+        raise ConfigError(f"--mode {mode!r}: choose one of {', '.join(DEMO_MODES)}")
     if attack is None:
         attacks: dict[int, Any] = {8: {"name": "sign_flip", "params": {"scale": 4.0}},
                                    9: {"name": "free_rider", "params": {}}}  # fmt: skip
@@ -162,6 +171,7 @@ def _demo(
     else:
         f = byzantine_f if byzantine_f is not None else max(1, len(attacks))
         shape = demo_task(clients, miners, rounds, min(f, clients - 1), policy, dataset, epsilon)
+        shape["verification"] = {"rule": DEMO_MODES[mode]}
         if rpc_url:  # a real node's clock runs in real time: windows a local run fills
             shape["task"].update(join_window=20, submit_window=60, verdict_window=60)
         task = TaskFile.from_dict(shape, source="demo options")
@@ -228,6 +238,10 @@ def _run_and_audit(config: Any, out: Path, *, verbose: bool, quiet: bool) -> tup
     finally:
         chain.close()
     return result, report
+
+
+#: ``--mode`` → the verification rule the task file gets.
+DEMO_MODES = {"star": "multikrum", "mutual": "mutual"}
 
 
 def demo_task(

@@ -863,7 +863,9 @@ def status_command(
 
     out = Output(as_json)
     with open_session(deployment, rpc_url, with_store=False) as session:
-        log = TaskLog(session.deployment.tasks, task_id)
+        log = TaskLog(
+            session.deployment.tasks, task_id, addresses=session.deployment.log_addresses()
+        )
         state = fresh_view(session, log)  # the events first, then the state: one point in time
         state = _seats(session.deployment.tasks, state)
         now = chain_now(session.chain)

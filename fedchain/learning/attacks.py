@@ -35,6 +35,7 @@ __all__ = [
     "Collude",
     "Composite",
     "Copycat",
+    "DishonestScores",
     "Dropout",
     "FreeRider",
     "GaussianNoise",
@@ -109,6 +110,14 @@ class Behaviour:
     def submits(self, round: int, rng: np.random.Generator) -> bool:
         """Whether the client submits in ``round`` (default: always)."""
         return True
+
+    def report_scores(
+        self, scores: np.ndarray, scorable: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
+        """The scores (basis points, one per client; ``scorable`` marks the peers' submitted
+        models, the others must stay 0) a validator of mutual supervision posts, from the ones
+        it measured (default: as measured)."""
+        return scores
 
     def params(self) -> dict[str, Any]:
         """The behaviour's parameters."""
@@ -263,6 +272,22 @@ class Scale(Behaviour):
         self, update: np.ndarray, context: AttackContext, rng: np.random.Generator
     ) -> np.ndarray:
         return _as_f32(self.scale * _as_f32(update))
+
+
+@register_behaviour("dishonest_scores")
+@dataclass(frozen=True)
+class DishonestScores(Behaviour):
+    """A validator of mutual supervision (003) that trains honestly but posts inverted scores
+    (10,000 − what it measured, for every model it scores): it praises poor models and runs
+    down good ones. The audit flags it (its scores sit far from the other validators'
+    median); the sum over all validators still ranks a poisoned model last."""
+
+    def report_scores(
+        self, scores: np.ndarray, scorable: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
+        out = np.asarray(scores, dtype=np.int64).copy()
+        out[scorable] = 10_000 - out[scorable]
+        return out
 
 
 @register_behaviour("gaussian_noise")
@@ -457,6 +482,13 @@ class Composite(Behaviour):
     def submits(self, round: int, rng: np.random.Generator) -> bool:
         results = [p.submits(round, rng) for p in self.parts]  # every part draws
         return all(results)
+
+    def report_scores(
+        self, scores: np.ndarray, scorable: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
+        for p in self.parts:
+            scores = p.report_scores(scores, scorable, rng)
+        return scores
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": "composite", "params": {"parts": [p.to_dict() for p in self.parts]}}

@@ -129,7 +129,11 @@ class TaskRole:
     def __init__(self, who: Participant, task_id: int, *, log: TaskLog | None = None) -> None:
         self.who = who
         self.task_id = task_id
-        self.log = log if log is not None else TaskLog(who.tasks, task_id)
+        self.log = (
+            log
+            if log is not None
+            else TaskLog(who.tasks, task_id, addresses=who.deployment.log_addresses())
+        )
         self._manifest: TaskManifest | None = None
         self._models: dict[tuple[bytes, int], FetchedModel] = {}
 

@@ -65,9 +65,10 @@ from fedchain.roles.blobs import (
 )
 from fedchain.roles.chainview import TaskLog, TaskState, TaskStatus, chain_now, error_name
 from fedchain.roles.errors import RoleError
+from fedchain.roles.scoring import MAX_SCORE, measure_scores, scoring_closes_at
 from fedchain.roles.taskfile import category_id
 from fedchain.storage import ModelMetadata
-from fedchain.storage.errors import StorageError
+from fedchain.storage.errors import KuboError, StorageError
 
 __all__ = [
     "NO_REASON",
@@ -251,6 +252,7 @@ class Client(MemberRole):
         self._announced = False
         self._index: int | None = None
         self._waiting_for_peers: set[int] = set()
+        self._scored: set[int] = set()
 
     def forget_rolled_back(self) -> None:
         """Also forget the index, hand-overs, skips and verdicts: training is deterministic,
@@ -260,6 +262,7 @@ class Client(MemberRole):
         self._announced = False
         self._handed.clear()
         self._skipped.clear()
+        self._scored.clear()
         self.verdicts.clear()
 
     # -- who and what -----------------------------------------------------------------------
@@ -441,7 +444,11 @@ class Client(MemberRole):
             return phase
         self._announce()
         r = state.round
-        if r in self._skipped or r in self._handed or self._submitted(r):
+        if r in self._handed or self._submitted(r):
+            if self.manifest.verification.rule == "mutual" and r not in self._scored:
+                return self._score_round(state)
+            return Activity.WAITING
+        if r in self._skipped:
             return Activity.WAITING
         remaining = state.submit_deadline - chain_now(self.who.chain)
         if remaining < 0:
@@ -469,6 +476,66 @@ class Client(MemberRole):
                 return Activity.ACTED
         self.play_round(r)
         return Activity.ACTED
+
+    def _score_round(self, state: TaskState) -> Activity:
+        """Mutual supervision (M13): once the round's submissions are closed, score every peer's
+        update on the local data and post the row to the ScoreBoard."""
+        r = state.round
+        block_time = self.who.chain.timestamp()  # before the log: see scoring_done
+        self.log.refresh()
+        me = self.index
+        submissions = self._member_submissions(r)
+        closed = len(submissions) >= state.client_count or block_time > state.submit_deadline
+        if me is None or me not in submissions or not closed:
+            return Activity.WAITING
+        if block_time > scoring_closes_at(state):
+            self._scored.add(r)
+            self.who.say(f"round {r}: too late to post scores (the scoring window closed)")
+            return Activity.ACTED
+        models: dict[int, dict[str, np.ndarray] | None] = {}
+        for index, event in submissions.items():
+            if index == me:
+                continue
+            try:
+                models[index] = dict(
+                    self.model(bytes(event.args["digest"]), int(event.args["codec"])).state
+                )
+            except KuboError as exc:
+                self.who.say(f"round {r}: cannot fetch the peers' updates now ({exc})")
+                return Activity.WAITING
+            except (StorageError, RoleError):
+                models[index] = None  # unusable: scored 0
+        measured = measure_scores(
+            self.spec, models, self.data.x, self.data.y, client_count=state.client_count,
+            seed=_seed(self.seed, "score", self.task_id, r),
+        )  # fmt: skip
+        scorable = np.zeros(state.client_count, dtype=bool)
+        scorable[list(models)] = True
+        rng = np.random.default_rng(_seed(self.seed, "scores", self.task_id, r))
+        row = np.clip(self.behaviour_in(r).report_scores(measured, scorable, rng), 0, MAX_SCORE)
+        row[~scorable] = 0
+        bitmap = sum(1 << i for i in submissions)
+        board = self.who.deployment.require_scores()
+        try:
+            board.postScores(
+                self.task_id, r, bitmap, [int(v) for v in row], sender=self.who.account
+            )
+        except Exception as exc:
+            name = error_name(exc)
+            if not name.startswith("ScoreBoard"):
+                raise
+            self.who.say(f"round {r}: scores not posted ({name})")
+        else:
+            shown = ", ".join(f"{i}:{int(row[i]) / 100:.0f}%" for i in sorted(models))
+            self.who.say(f"round {r}: posted scores of {len(models)} peers ({shown})")
+        self._scored.add(r)
+        return Activity.ACTED
+
+    def _member_submissions(self, round: int) -> dict[int, Any]:
+        """Client index → first ``UpdateSubmitted`` of ``round``, for the task's clients."""
+        index = {a.lower(): i for i, a in enumerate(self.log.clients())}
+        subs = self.log.submissions(round)
+        return {index[a]: e for a, e in subs.items() if a in index}
 
     def _submitted(self, round: int) -> bool:
         return self.who.address.lower() in self.log.submissions(round)

@@ -19,7 +19,10 @@ Steps:
    sample count: ``problem`` set) are rejected;
 2. with ``screen_stale``, an update equal to the global model (Δ = 0, a free-rider's resubmission)
    and an exact copy of an earlier submission's tensors are rejected as lazy (M11's q);
-3. the task's rule runs on the rest. Multi-KRUM uses the task's Byzantine bound f, less the
+3. the task's rule runs on the rest. Under ``"mutual"`` (003), the clients' score rows decide:
+   an update whose median score is below the typical update's ÷ ``outlier_factor`` is
+   rejected as poor, and the worst ``drop`` never enter the aggregate (:func:`mutual_selection`).
+   Multi-KRUM uses the task's Byzantine bound f, less the
    updates already rejected in steps 1-2 (they count against f), and never more than R − 3 (it
    needs R > f + 2); with fewer than three updates left, they are all accepted and aggregated.
    An update whose exact Multi-KRUM score exceeds ``outlier_factor`` × the median score of the
@@ -57,12 +60,15 @@ __all__ = [
     "models_agree",
 ]
 
-#: Rules a committee member can run from the chain and the store alone.
-SUPPORTED_RULES = ("multikrum", "none", "fedavg")
+#: Rules a committee member can run from the chain and the store alone ("mutual" also reads
+#: the clients' score rows from the ScoreBoard).
+SUPPORTED_RULES = ("multikrum", "none", "fedavg", "mutual")
 #: Default ratio of a Multi-KRUM score to the selected updates' median that shows an outlier.
 DEFAULT_OUTLIER_FACTOR = 3.0
 #: Why an accepted update was left out of the aggregate.
 NOT_SELECTED = "not selected by Multi-KRUM (kept out of the aggregate; no penalty)"
+#: Why mutual validation left an accepted update out of the aggregate.
+LOWEST_QUALITY = "lowest quality in mutual validation (kept out of the aggregate; no penalty)"
 
 
 @dataclass(frozen=True)
@@ -181,10 +187,15 @@ def judge_round(
     screen_stale: bool = True,
     policy: str = "reputation",
     outlier_factor: float = DEFAULT_OUTLIER_FACTOR,
+    score_rows: Mapping[int, Sequence[int]] | None = None,
+    drop: int = 1,
 ) -> RoundJudgement:
     """Judge one round; see the module docstring for the steps.
 
-    ``updates`` are in submission order (the order copies are detected in).
+    ``updates`` are in submission order (the order copies are detected in). The ``"mutual"``
+    rule reads ``score_rows`` (validator index → its row of scores in basis points, one per
+    client, the rows that count: :func:`fedchain.roles.scoring.counted_rows`) and leaves the
+    ``drop`` worst updates out (:func:`mutual_selection`).
     """
     reasons: dict[int, str] = {}
     candidates: list[tuple[CheckedUpdate, np.ndarray]] = []
@@ -214,6 +225,20 @@ def judge_round(
                 reasons[upd.index] = NOT_SELECTED
         credited = [c for k, c in enumerate(candidates) if k not in outliers]
         chosen = [c for k, c in enumerate(candidates) if k in selected and k not in outliers]
+    elif rule == "mutual" and len(candidates) >= 2 and score_rows:
+        indices = [upd.index for upd, _ in candidates]
+        quality, poor, left_out = mutual_selection(
+            indices, score_rows, factor=outlier_factor, drop=drop
+        )
+        scores.update(quality)
+        for i in poor:
+            reasons[i] = (
+                f"poor: its median score is below 1/{outlier_factor:g} of the typical update's"
+            )
+        for i in left_out:
+            reasons[i] = LOWEST_QUALITY
+        credited = [c for c in candidates if c[0].index not in poor]
+        chosen = [c for c in credited if c[0].index not in left_out]
     elif rule not in SUPPORTED_RULES:
         raise ValueError(f"rule {rule!r} is not one a committee member can run")
     credited.sort(key=lambda c: c[0].index)
@@ -233,6 +258,48 @@ def judge_round(
         scores=scores,
         aggregated=[upd.index for upd, _ in chosen],
     )
+
+
+def mutual_selection(
+    candidates: Sequence[int],
+    score_rows: Mapping[int, Sequence[int]],
+    *,
+    factor: float,
+    drop: int,
+) -> tuple[dict[int, float], list[int], list[int]]:
+    """Mutual validation (M13, 003 eq. 6) over the updates left after the screens.
+
+    The quality of candidate i is ``Σ_v S[v][i]`` over the validators v ≠ i that posted a row
+    (integer basis points, so every member sums exactly the same); it ranks the candidates. A
+    candidate whose *median* score is below the candidates' median of medians ÷ ``factor`` is
+    *poor*: shown useless on most validators' data (a median, so that a few dishonest
+    validators can neither sink an honest update nor save a poisoned one), and rejected (M11's
+    q). The ``drop`` worst candidates by quality (ties: the higher index) never enter the
+    aggregate: the poor ones count first, the rest are left out without penalty (a selection,
+    as 003 drops the worst each round). Returns (quality by index, poor, left out), both lists
+    ascending.
+    """
+    given = {
+        i: [int(row[i]) for v, row in score_rows.items() if v != i and i < len(row)]
+        for i in candidates
+    }
+    quality = {i: float(sum(scores)) for i, scores in given.items()}
+    medians = {i: _median(scores) for i, scores in given.items() if scores}
+    poor: list[int] = []
+    if medians:
+        typical = _median(list(medians.values()))
+        poor = sorted(i for i, m in medians.items() if m * factor < typical)
+    ranking = sorted(candidates, key=lambda i: (quality[i], -i))  # worst first
+    room = max(0, min(drop, len(candidates) - 1) - len(poor))  # one update always stays
+    left_out = sorted([i for i in ranking if i not in poor][:room])
+    return quality, poor, left_out
+
+
+def _median(values: Sequence[float]) -> float:
+    """The median (the mean of the middle two for an even count): exact on integers."""
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return float(ordered[mid]) if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
 def _weights(

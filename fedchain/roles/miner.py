@@ -71,6 +71,13 @@ from fedchain.roles.judging import (
     judge_round,
     models_agree,
 )
+from fedchain.roles.scoring import (
+    counted_rows,
+    premature_verdict,
+    round_rows,
+    scoring_closes_at,
+    scoring_done,
+)
 from fedchain.storage import (
     ModelMetadata,
     StorageError,
@@ -170,7 +177,7 @@ class Miner(MemberRole):
         self.faults = frozenset(faults)
         self.replace_grace = replace_grace
         self.judgements: dict[int, JudgementSummary] = {}
-        self._judged: dict[int, tuple[tuple[tuple[int, bytes], ...], RoundJudgement]] = {}
+        self._judged: dict[int, tuple[Any, RoundJudgement]] = {}
         self.checks: list[RoundCheck] = []
         self._committees: dict[tuple[int, int], list[str]] = {}
         self._done_attempts: set[tuple[int, int]] = set()
@@ -244,6 +251,8 @@ class Miner(MemberRole):
         if len(submissions) < state.client_count and block_time <= state.submit_deadline:
             return Activity.WAITING
         if (r, state.attempt) in self._done_attempts:
+            return Activity.WAITING
+        if self._awaiting_scores(state, submissions, block_time):
             return Activity.WAITING
         judgement = self.judge(state, submissions)
         if judgement is None:
@@ -341,11 +350,42 @@ class Miner(MemberRole):
             event=event, weight=self.weight_of(index, event),
         )  # fmt: skip
 
+    def _awaiting_scores(
+        self, state: TaskState, submissions: list[tuple[int, Any]], block_time: int
+    ) -> bool:
+        """Under mutual supervision, whether a row that could count may still come (so the
+        leader must not post yet). Members judge once a verdict is posted, from the rows
+        before it."""
+        if self.manifest.verification.rule != "mutual":
+            return False
+        if self.log.last("VerdictPosted", round=state.round, attempt=state.attempt) is not None:
+            return False
+        rows = round_rows(self.log, state.round)
+        return not scoring_done(
+            rows, [i for i, _ in submissions], block_time=block_time,
+            closes_at=scoring_closes_at(state),
+        )  # fmt: skip
+
+    def _score_rows(self, state: TaskState, submitted: list[int]) -> dict[int, tuple[int, ...]]:
+        """The score rows that count for the current attempt (mutual supervision)."""
+        posted = self.log.last("VerdictPosted", round=state.round, attempt=state.attempt)
+        return counted_rows(
+            round_rows(self.log, state.round), submitted,
+            before=posted.sort_key if posted is not None else None,
+        )  # fmt: skip
+
     def judge(self, state: TaskState, submissions: list[tuple[int, Any]]) -> RoundJudgement | None:
         """This miner's verdict on the current round (None when it cannot fetch what it must
         check)."""
         round = state.round
-        key = tuple((i, bytes(e.args["digest"])) for i, e in submissions)
+        manifest = self.manifest
+        rows: dict[int, tuple[int, ...]] = {}
+        if manifest.verification.rule == "mutual":
+            rows = self._score_rows(state, [i for i, _ in submissions])
+        key = (
+            tuple((i, bytes(e.args["digest"])) for i, e in submissions),
+            tuple(sorted(rows.items())),
+        )
         cached = self._judged.get(round)
         if cached is not None and cached[0] == key:
             return cached[1]
@@ -355,12 +395,12 @@ class Miner(MemberRole):
         except KuboError as exc:
             self.who.say(f"round {round}: cannot check the updates now ({exc})")
             return None
-        manifest = self.manifest
         judgement = judge_round(
             glob, checked, spec=self.spec, n_clients=state.client_count,
             byzantine_f=state.byzantine_f, rule=manifest.verification.rule,
             screen_stale=manifest.verification.screen_stale, policy=POLICY_NAMES[state.policy],
-            outlier_factor=manifest.verification.outlier_factor,
+            outlier_factor=manifest.verification.outlier_factor, score_rows=rows,
+            drop=manifest.verification.drop,
         )  # fmt: skip
         if "accept_all" in self.faults:
             judgement.accepted = list(judgement.submitted)
@@ -398,7 +438,8 @@ class Miner(MemberRole):
             why = judgement.reasons.get(i, "rejected")
             self.who.say(f"round {round}: rejected {self._client_label(i)}: {why}")
         for i in judgement.left_out:
-            self.who.say(f"round {round}: {self._client_label(i)} {NOT_SELECTED}")
+            why = judgement.reasons.get(i, NOT_SELECTED)
+            self.who.say(f"round {round}: {self._client_label(i)} {why}")
 
     def _verdict(
         self, round: int, judgement: RoundJudgement, digest: bytes, codec: int
@@ -451,7 +492,9 @@ class Miner(MemberRole):
             return Activity.WAITING
         verdict: Mapping[str, Any] = posted.args["verdict"]
         try:
-            agreed, diff, reason = self._compare(r, judgement, verdict)
+            agreed, diff, reason = self._premature(state, posted) or self._compare(
+                r, judgement, verdict
+            )
         except KuboError as exc:
             self.who.say(f"round {r}: cannot fetch the leader's model now ({exc}); abstaining")
             return Activity.WAITING
@@ -481,6 +524,19 @@ class Miner(MemberRole):
         else:
             self.who.say(f"round {r}: dissented: {reason}")
         return Activity.ACTED
+
+    def _premature(self, state: TaskState, posted: Any) -> tuple[bool, float, str] | None:
+        """A dissent when a mutual-supervision verdict came while rows could still count."""
+        if self.manifest.verification.rule != "mutual":
+            return None
+        submitted = indices(int(posted.args["verdict"]["submitted"]))
+        block: Any = self.who.chain.w3.eth.get_block(posted.block_number)
+        if premature_verdict(
+            round_rows(self.log, state.round), submitted, verdict_key=posted.sort_key,
+            verdict_time=int(block["timestamp"]), closes_at=scoring_closes_at(state),
+        ):  # fmt: skip
+            return False, float("inf"), "posted before every score row could arrive"
+        return None
 
     def _compare(
         self, round: int, judgement: RoundJudgement, verdict: Mapping[str, Any]

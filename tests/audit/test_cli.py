@@ -12,7 +12,14 @@ from typing import Any
 
 import pytest
 
-from fedchain.audit import CHECKS, EXIT_MISMATCH, EXIT_OK, EXIT_UNCHECKED, AuditReport
+from fedchain.audit import (
+    CHECKS,
+    EXIT_MISMATCH,
+    EXIT_OK,
+    EXIT_UNCHECKED,
+    OPTIONAL_CHECKS,
+    AuditReport,
+)
 from fedchain.cli import main
 from fedchain.storage.local import LocalStore
 
@@ -52,7 +59,7 @@ def test_an_honest_run_dir_exits_0_with_every_check_ok(
     doc = _last_json(out)
     assert doc["ok"] is True and doc["exit_code"] == EXIT_OK and doc["task_id"] == honest.task_id
     assert doc["mismatches"] == [] and doc["unchecked"] == []
-    assert set(doc["checks"]) == set(CHECKS) - {"privacy.release"}  # no release here
+    assert set(doc["checks"]) == set(CHECKS) - OPTIONAL_CHECKS  # no release here
     assert all(row["status"] == "ok" for row in doc["checks"].values())
     assert doc["checks"] == honest_report.to_json()["checks"]
     assert doc["findings"] == len(honest_report.findings)
@@ -64,7 +71,7 @@ def test_the_table_names_every_check(
 ) -> None:
     code, out, _ = _cli(["audit", str(honest.task_id), "--run-dir", str(run_dir)], capsys)
     assert code == EXIT_OK
-    for name in set(CHECKS) - {"privacy.release"}:  # a release only with [request]
+    for name in set(CHECKS) - OPTIONAL_CHECKS:  # a release only with [request]
         assert name in out
     assert out.strip().splitlines()[-1].endswith("every check holds")
 

@@ -40,7 +40,7 @@ MANIFEST_FORMAT: Final = "fedchain-task/1"
 #: Keys of ``[training]``.
 TRAINING_KEYS: Final = ("epochs", "batch_size", "lr", "momentum")
 #: Keys of ``[verification]``.
-VERIFICATION_KEYS: Final = ("rule", "tolerance", "screen_stale", "outlier_factor")
+VERIFICATION_KEYS: Final = ("rule", "tolerance", "screen_stale", "outlier_factor", "drop")
 _DEFAULT_PRIVACY_PARAMS: Final = {"feature_dp": {"epsilon": 2.0}}
 
 
@@ -89,12 +89,17 @@ class VerificationConfig:
         outlier_factor: Multi-KRUM rejects (and M11 penalises) an update only when its score
             exceeds this multiple of the selected updates' median score; the other updates the
             cut leaves out are accepted but not aggregated (see :mod:`fedchain.roles.judging`).
+            Under ``"mutual"``, an update whose median score is below the typical update's ÷
+            this factor is rejected as poor.
+        drop: under ``"mutual"`` (003's mutual supervision), how many of the lowest-quality
+            updates stay out of each round's aggregate (poor ones count first).
     """
 
     rule: str
     tolerance: float
     screen_stale: bool
     outlier_factor: float = DEFAULT_OUTLIER_FACTOR
+    drop: int = 1
 
     @classmethod
     def _read(cls, t: Table, *, required: bool) -> VerificationConfig:
@@ -106,6 +111,7 @@ class VerificationConfig:
             tolerance=t.number("tolerance", default(1e-4), lo=0.0),
             screen_stale=t.flag("screen_stale", default(True)),
             outlier_factor=t.number("outlier_factor", DEFAULT_OUTLIER_FACTOR, lo=1.0, lo_open=True),
+            drop=t.integer("drop", 1, lo=0),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -115,6 +121,7 @@ class VerificationConfig:
             "tolerance": self.tolerance,
             "screen_stale": self.screen_stale,
             "outlier_factor": self.outlier_factor,
+            **({"drop": self.drop} if self.rule == "mutual" else {}),
         }
 
 

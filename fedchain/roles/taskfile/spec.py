@@ -129,6 +129,8 @@ class TaskFile:
         v = Table(source, "verification", data.get("verification", {}), VERIFICATION_KEYS)
         verification = VerificationConfig._read(v, required=False)
         f, n = task["byzantine_f"], task["max_clients"]
+        if verification.rule == "mutual" and not verification.drop < n:
+            raise v.error("drop", f"must be below max_clients ({n}), got {verification.drop}")
         if verification.rule == "multikrum" and n < f + 3:
             raise t.error(
                 "byzantine_f",
