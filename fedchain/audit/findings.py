@@ -67,7 +67,7 @@ CHECKS: dict[str, str] = {
     "the scale (sensitivity / epsilon) the manifest's release declares",
     "mutual.timing": "under mutual supervision, each verdict came once every submitter had "
     "posted its score row or the scoring window had closed",
-    "mutual.scores": "under mutual supervision, each validator's row against the other "
+    "mutual.scores": "under mutual supervision, each validator's row against all "
     "validators' median score of the same models (a row far from it is flagged dishonest)",
 }
 

@@ -3,7 +3,7 @@ leader waited for them, and which validators scored far from the others.
 
 The rows are public (``ScoresPosted`` on the ScoreBoard) but the data a validator scored on is
 not, so the auditor cannot re-measure a score. It can compare each validator's row with the
-median of the other validators' scores of the same models: an honest validator's data is drawn
+median of all validators' scores of the same models: an honest validator's data is drawn
 from the same task, so its accuracies stay near the others'; a row far from them on average
 (more than :data:`DISHONEST_DEVIATION_BPS`) is flagged as dishonest. The flag is evidence for
 the reader, not a mismatch of the chain's record (the verdict itself sums every row, as 003
@@ -28,17 +28,19 @@ DISHONEST_DEVIATION_BPS = 2_000
 
 
 def score_deviations(rows: Mapping[int, tuple[int, ...]]) -> dict[int, float]:
-    """Per validator: the mean |its score − the median of the other validators' scores| over
-    the models at least two other validators scored (basis points)."""
+    """Per validator: the mean |its score − the median of every validator's score of the same
+    model| over the models at least three validators scored (basis points). The median
+    includes the validator itself, so that one dishonest row among three cannot drag the
+    honest rows' reference with it."""
     out: dict[int, float] = {}
     for v, row in rows.items():
         gaps = []
         for i, score in enumerate(row):
             if i == v:
                 continue
-            others = [r[i] for u, r in rows.items() if u not in (v, i) and i < len(r)]
-            if len(others) >= 2:
-                gaps.append(abs(score - statistics.median(others)))
+            scored = [r[i] for u, r in rows.items() if u != i and i < len(r)]
+            if len(scored) >= 3:
+                gaps.append(abs(score - statistics.median(scored)))
         if gaps:
             out[v] = sum(gaps) / len(gaps)
     return out

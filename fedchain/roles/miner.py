@@ -95,8 +95,9 @@ __all__ = ["FAULTS", "PIN_AFTER_BLOCKS", "Answers", "Miner", "RoundCheck", "regi
 
 #: Faults a miner can simulate (for tests and experiments): a leader that never posts, a leader
 #: that accepts every update whatever the rule says, and one that aggregates every accepted
-#: update (what Multi-KRUM's cut left out included) while it posts the honest accepted set.
-FAULTS = ("silent_leader", "accept_all", "aggregate_all")
+#: update (what Multi-KRUM's cut left out included) while it posts the honest accepted set, and
+#: one that posts a mutual-supervision verdict without waiting for the clients' score rows.
+FAULTS = ("silent_leader", "accept_all", "aggregate_all", "eager_leader")
 
 
 @dataclass(frozen=True)
@@ -356,7 +357,7 @@ class Miner(MemberRole):
         """Under mutual supervision, whether a row that could count may still come (so the
         leader must not post yet). Members judge once a verdict is posted, from the rows
         before it."""
-        if self.manifest.verification.rule != "mutual":
+        if self.manifest.verification.rule != "mutual" or "eager_leader" in self.faults:
             return False
         if self.log.last("VerdictPosted", round=state.round, attempt=state.attempt) is not None:
             return False
