@@ -66,6 +66,8 @@ class ScenarioConfig:
         relay_attestations: the leader relays the members' EIP-712 attestations with its
             verdict (else each member sends ``attestVerdict`` itself).
         samples: base sample count; client i reports ``samples + i``.
+        score_rows: mutual supervision: every submitter posts its row of scores to the
+            ScoreBoard (one transaction each) before the verdict.
         seed: derives the participants' keys and the blobs.
     """
 
@@ -86,6 +88,7 @@ class ScenarioConfig:
     settle_many: bool = True
     relay_attestations: bool = True
     samples: int = 100
+    score_rows: bool = False
     seed: int = 0
 
     def validate(self) -> None:
@@ -290,6 +293,12 @@ class _Run:
                 )
         if missing:  # not everyone submitted: the leader waits for the deadline
             chain.increase_time(_submit_wait(self.tasks, task_id))
+        if cfg.score_rows:
+            board = self.d.require_scores()
+            bitmap = sum(1 << i for i in submitted)
+            for v in submitted:
+                row = [9_000 if i in submitted and i != v else 0 for i in range(cfg.clients)]
+                board.postScores(task_id, r, bitmap, row, sender=self.clients[v])
         verdict = make_verdict(
             submitted=submitted,
             accepted=accepted,

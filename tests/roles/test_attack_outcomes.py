@@ -17,11 +17,15 @@ from fedchain.sim import SimConfig, SimResult, run_simulation
 MORTGAGE = 6 * 10**15
 
 
-def _run(attacks: dict[int, Any], *, clients: int = 6, rounds: int = 2, f: int = 2) -> SimResult:
+def _run(
+    attacks: dict[int, Any], *, clients: int = 6, rounds: int = 2, f: int = 2,
+    rule: str = "multikrum",
+) -> SimResult:  # fmt: skip
     task = TaskFile.from_dict({
         "task": {"max_clients": clients, "rounds": rounds, "byzantine_f": f, "committee_size": 3},
         "rewards": {"reward_unit": "0.0001 ether", "client_mortgage": MORTGAGE},
         "training": {"epochs": 1},
+        "verification": {"rule": rule},
     })  # fmt: skip
     return run_simulation(SimConfig(task=task, miners=3, test_size=100, attacks=attacks))
 
@@ -129,3 +133,15 @@ def test_a_dropout_is_an_exit_that_forfeits_its_share_of_the_mortgage() -> None:
     s = result.summary
     assert s["payouts"][s["clients"][3]]["penalty"] == MORTGAGE // 2
     _money_is_safe(result, [0, 1, 2, 4, 5])
+
+
+def test_label_flipping_that_multikrum_only_leaves_out_is_rejected_by_mutual_supervision() -> None:
+    """Under the mutual mode (003) the other clients measure the flipped model on their own
+    data, where it is useless: rejected as poor and penalised, not only left out."""
+    result = _run({4: "label_flip", 5: "free_rider"}, rule="mutual")
+    fates = _verdicts(result, 4)
+    assert all(v.startswith("poor: its median score") for v in fates), fates
+    assert _verdicts(result, 5) == ["stale: equal to the global model"] * 2
+    s = result.summary
+    assert s["payouts"][s["clients"][4]]["penalty"] == MORTGAGE
+    _money_is_safe(result, [0, 1, 2, 3])
