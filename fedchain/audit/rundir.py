@@ -60,12 +60,21 @@ def audit_run_dir(
 
 def audit_summary(report: AuditReport) -> dict[str, Any]:
     """What a run's JSON carries of its audit: ``ok``, ``checks`` (items checked),
-    ``mismatches``, ``unchecked`` and the ``exit_code`` ``fedchain audit`` would give."""
-    return {
+    ``mismatches``, ``unchecked`` and the ``exit_code`` ``fedchain audit`` would give; for a
+    mutual-supervision task also ``score_rows`` (rows the verdicts rest on) and
+    ``flagged_scorers`` (validators flagged dishonest in any round)."""
+    summary: dict[str, Any] = {
         "ok": report.ok, "checks": len(report.findings), "mismatches": len(report.mismatches),
         "unchecked": len(report.unchecked), "exit_code": report.exit_code(),
         "check_names": len(report.check_table()),
     }  # fmt: skip
+    mutual = [row for row in report.rounds if "score_rows" in row]
+    if mutual:
+        summary["score_rows"] = sum(len(row["score_rows"]) for row in mutual)
+        summary["flagged_scorers"] = sorted(
+            {str(who) for row in mutual for who in row.get("flagged_scorers", [])}
+        )
+    return summary
 
 
 def _write(path: Path, text: str) -> None:

@@ -198,7 +198,7 @@ def _demo(
         console.print(round_table(summary))
         for line in summary_lines(summary):
             console.print(line, highlight=False)
-        console.print(_audit_line(summary["audit"]), highlight=False)
+        console.print(_audit_line(summary["audit"], summary.get("names")), highlight=False)
         names = [p.name for p in files.values()] + ["deployment.json", "audit.json", "audit.html"]
         console.print(f"run directory: {out} ({', '.join(names)})")
     else:
@@ -214,13 +214,19 @@ def _demo_keys(rpc_url: str | None) -> tuple[str, ...]:
     return (key,) if rpc_url and key else ()
 
 
-def _audit_line(audit: dict[str, Any]) -> str:
+def _audit_line(audit: dict[str, Any], names: dict[str, str] | None = None) -> str:
     verdict = "every check holds" if audit["ok"] else (
         f"{audit['mismatches']} MISMATCH(ES)" if audit["mismatches"]
         else f"{audit['unchecked']} item(s) could not be checked"
     )  # fmt: skip
-    return (f"audit: {audit['checks']} items in {audit['check_names']} checks re-derived from "
+    line = (f"audit: {audit['checks']} items in {audit['check_names']} checks re-derived from "
             f"the chain and the blobs: {verdict} (audit.json, audit.html)")  # fmt: skip
+    if "score_rows" in audit:
+        short = {a.lower(): n for a, n in (names or {}).items()}
+        flagged = ", ".join(short.get(a.lower(), a) for a in audit["flagged_scorers"]) or "none"
+        line += (f"\nmutual supervision: {audit['score_rows']} score rows on chain; "
+                 f"flagged as dishonest scorers: {flagged}")  # fmt: skip
+    return line
 
 
 def _run_and_audit(config: Any, out: Path, *, verbose: bool, quiet: bool) -> tuple[Any, Any]:

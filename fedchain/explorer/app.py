@@ -131,7 +131,7 @@ class _Explorer:
         reputation = {c: task.get("reputation", {}).get(c, []) for c in clients}
         payouts = task.get("payouts", {})
         page = {
-            "task_id": task_id, "task": task, "rounds": rounds, "ok": report.ok,
+            "task_id": task_id, "task": task, "rounds": rounds, "ok": report.ok, "clients": clients,
             "exit_code": report.exit_code(), "checks": report.check_table(),
             "problems": [f.to_json() for f in report.findings if f.status != "ok"],
             "reputation_svg": line_chart(reputation, title="reputation after each round"),

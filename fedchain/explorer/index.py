@@ -36,7 +36,7 @@ class BlobInfo:
 
 @dataclass
 class ChainIndex:
-    """Every event of a deployment's three contracts, indexed by task, address, tx and CID."""
+    """Every event of a deployment's contracts, indexed by task, address, tx and CID."""
 
     source: Any
     min_interval: float = 0.5
@@ -71,7 +71,7 @@ class ChainIndex:
             if latest >= self._next:
                 dep = self.source.deployment
                 logs = read_logs(
-                    chain, address=[dep.tasks.address, dep.registry.address, dep.models.address],
+                    chain, address=[dep.registry.address, *dep.log_addresses(models=True)],
                     topics=None, from_block=self._next, to_block=latest,
                 )  # fmt: skip
                 for e in decode_logs(logs):

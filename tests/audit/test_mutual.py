@@ -4,6 +4,7 @@ the rows, the auditor re-derives every verdict and flags the dishonest scorer.""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -100,3 +101,26 @@ def test_a_leader_that_does_not_wait_for_the_rows_gets_dissent(tmp_path: Path) -
     timing = [f for f in report.findings if f.check == "mutual.timing"]
     assert [f.status for f in timing] == ["ok"]  # the verdict that finalized waited for the rows
     assert s["rounds"][0]["rejected"] == [run.clients[ATTACKER]]
+
+
+def test_the_explorer_shows_the_score_matrix_and_the_flag(mutual: Run) -> None:
+    from fedchain.explorer import create_app
+
+    with warnings.catch_warnings():  # Starlette's test client: httpx → httpx2 (not installed)
+        warnings.filterwarnings("ignore", "Using `httpx` with `starlette.testclient`")
+        from starlette.testclient import TestClient
+
+    source = mutual.source()
+    try:
+        with TestClient(create_app(source)) as web:
+            page = web.get(f"/task/{mutual.task_id}")
+            api = web.get(f"/api/task/{mutual.task_id}").json()
+    finally:
+        source.store.close()
+    assert page.status_code == 200
+    assert page.text.count("Score matrix (mutual supervision") == 2
+    assert page.text.count("flagged: far from the others") == 2
+    assert "quality (sum of the scores)" in page.text
+    for row in api["rounds"]:
+        assert row["flagged_scorers"] == [mutual.clients[SCORER]]
+        assert len(row["score_rows"]) == 5

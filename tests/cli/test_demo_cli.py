@@ -88,6 +88,21 @@ def test_demo_prints_the_round_table(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "malicious c3 (sign_flip) rejected 1/1 rounds" in out
 
 
+def test_demo_mutual_mode_names_the_flagged_scorer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = _run(
+        ["demo", "--mode", "mutual", "--clients", "4", "--rounds", "1", "--miners", "1",
+         "--attack", "2=label_flip", "--attack", "3=dishonest_scores",
+         "--run-dir", str(tmp_path / "r")],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "malicious c2 (label_flip) rejected 1/1 rounds (poor)" in out
+    assert "mutual supervision: 4 score rows on chain; flagged as dishonest scorers: c3" in out
+    assert "every check holds" in out
+
+
 def test_attack_options_parse_parameters_and_schedules() -> None:
     options = ["8=sign_flip:scale=4", "3=copycat@2-", "4=label_flip@1-3", "5=scale@2"]
     assert parse_attacks(options) == {
@@ -107,6 +122,7 @@ def test_attack_options_parse_parameters_and_schedules() -> None:
         (["demo", "--dataset", "mnist"], "--data"),
         (["demo", "--attack", "1=sign_flip@x"], "a schedule is @FROM-"),
         (["demo", "--attack", "1=sign_flip@3-1"], "before"),
+        (["demo", "--mode", "ring"], "--mode 'ring': choose one of star, mutual"),
     ],
 )
 def test_demo_bad_options_are_one_line_errors(
