@@ -9,11 +9,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Participant", "wait_for"]
+__all__ = ["Cast", "Participant", "cast_task", "wait_for"]
 
 
 class Participant:
@@ -69,3 +70,66 @@ def wait_for(
         time.sleep(0.25)
     tails = "\n".join(f"--- {p.name}\n{p.output()[-1500:]}" for p in crowd)
     raise AssertionError(f"timed out waiting for {what}\n{tails}")
+
+
+@dataclass
+class Cast:
+    """A deployed FedChain with a published task: the requester running, the miners and clients
+    built (one process each, not started; client i uses key 1 + i, miner j key 1 + clients + j)."""
+
+    deployment_file: Path
+    store: str
+    requester: Participant
+    miners: list[Participant]
+    clients: list[Participant]
+
+    @property
+    def everyone(self) -> list[Participant]:
+        return [self.requester, *self.miners, *self.clients]
+
+
+def cast_task(
+    rpc_url: str,
+    tmp_path: Path,
+    keys: list[str],
+    task_toml: str,
+    *,
+    clients: int,
+    miners: int,
+    attacks: Mapping[int, list[str]],
+) -> Cast:
+    """``fedchain deploy``, then ``fedchain task create --follow`` for ``task_toml`` (task 1),
+    and the participant processes of ``fedchain miner run`` / ``fedchain client run`` (client i
+    trains on shard i of the digits, with ``attacks[i]`` appended to its command line)."""
+    from fedchain.chain import connect
+    from fedchain.chain.deploy import Deployment
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    deployment_file = tmp_path / "deployment.json"
+    store = f"local:{tmp_path / 'store'}"
+    argv = ["deploy", "--rpc-url", rpc_url, "--limits", "devnet", "--out", str(deployment_file)]
+    deploy = Participant("deploy", argv, keys[0], logs).start()
+    assert deploy.proc is not None and deploy.proc.wait(120) == 0, deploy.output()
+    (tmp_path / "task.toml").write_text(task_toml)
+    common = ["--deployment", str(deployment_file), "--store", store, "--poll", "0.5", "--json"]
+    requester = Participant(
+        "requester",
+        ["task", "create", str(tmp_path / "task.toml"), "--follow", "--settle-after", "5",
+         "--evaluate", "digits", *common],
+        keys[0], logs,
+    ).start()  # fmt: skip
+    with connect(rpc_url) as chain:
+        d = Deployment.from_json(chain, json.loads(deployment_file.read_text()))
+        wait_for("the task", lambda: int(d.tasks.taskCount()) == 1, 120, [requester])
+    task = ["--task", "1"]
+    miner_procs = [
+        Participant(f"miner{j}", ["miner", "run", *task, *common], keys[1 + clients + j], logs)
+        for j in range(miners)
+    ]
+    client_procs = []
+    for i in range(clients):
+        data = ["--dataset", "digits", "--shard", f"{i}/{clients}", "--seed", "0"]
+        argv = ["client", "run", *task, *common, *data, *attacks.get(i, [])]
+        client_procs.append(Participant(f"client{i}", argv, keys[1 + i], logs))
+    return Cast(deployment_file, store, requester, miner_procs, client_procs)

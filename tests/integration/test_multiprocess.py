@@ -33,7 +33,7 @@ from fedchain.chain.deploy import Deployment
 from fedchain.chain.errors import AnvilError, ContractError
 from fedchain.roles import TaskLog, TaskStatus, read_task, task_outcome
 
-from .harness import Participant, wait_for
+from .harness import Participant, cast_task, wait_for
 
 pytestmark = [pytest.mark.anvil, pytest.mark.slow, pytest.mark.xdist_group("multiprocess")]
 
@@ -78,37 +78,13 @@ def test_requester_clients_and_miners_as_separate_processes(
     node: AnvilNode, tmp_path: Path
 ) -> None:
     keys = [a.key.hex() for a in derive_accounts(DEFAULT_MNEMONIC, 1 + CLIENTS + MINERS)]
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    deployment_file = tmp_path / "deployment.json"
-    store = f"local:{tmp_path / 'store'}"
-    argv = ["deploy", "--rpc-url", node.url, "--limits", "devnet", "--out", str(deployment_file)]
-    deploy = Participant("deploy", argv, keys[0], logs).start()
-    assert deploy.proc is not None and deploy.proc.wait(120) == 0, deploy.output()
-    (tmp_path / "task.toml").write_text(TASK_TOML)
-    common = ["--deployment", str(deployment_file), "--store", store, "--poll", "0.5", "--json"]
-    requester = Participant(
-        "requester",
-        ["task", "create", str(tmp_path / "task.toml"), "--follow", "--settle-after", "5",
-         "--evaluate", "digits", *common],
-        keys[0], logs,
-    ).start()  # fmt: skip
+    attacks = {SIGN_FLIPPER: ["--attack", "sign_flip:scale=4"],
+               QUITTER: ["--attack", "dropout:probability=1"]}  # fmt: skip
+    cast = cast_task(node.url, tmp_path, keys, TASK_TOML, clients=CLIENTS, miners=MINERS,
+                     attacks=attacks)  # fmt: skip
+    requester, miners, clients, everyone = cast.requester, cast.miners, cast.clients, cast.everyone
     with connect(node.url) as chain:
-        d = Deployment.from_json(chain, json.loads(deployment_file.read_text()))
-        wait_for("the task", lambda: int(d.tasks.taskCount()) == 1, 120, [requester])
-        task = ["--task", "1"]
-        miners = [
-            Participant(f"miner{j}", ["miner", "run", *task, *common], keys[1 + CLIENTS + j], logs)
-            for j in range(MINERS)
-        ]
-        attacks = {SIGN_FLIPPER: ["--attack", "sign_flip:scale=4"],
-                   QUITTER: ["--attack", "dropout:probability=1"]}  # fmt: skip
-        clients = []
-        for i in range(CLIENTS):
-            data = ["--dataset", "digits", "--shard", f"{i}/{CLIENTS}", "--seed", "0"]
-            argv = ["client", "run", *task, *common, *data, *attacks.get(i, [])]
-            clients.append(Participant(f"client{i}", argv, keys[1 + i], logs))
-        everyone = [requester, *miners, *clients]
+        d = Deployment.from_json(chain, json.loads(cast.deployment_file.read_text()))
         try:
             for p in [*miners, *clients]:
                 p.start()

@@ -29,7 +29,7 @@ from fedchain.chain.deploy import Deployment
 from fedchain.chain.errors import AnvilError
 from fedchain.roles import TaskLog, TaskStatus, read_task, task_outcome
 
-from .harness import Participant, wait_for
+from .harness import cast_task, wait_for
 
 pytestmark = [pytest.mark.anvil, pytest.mark.slow, pytest.mark.xdist_group("multiprocess")]
 
@@ -43,7 +43,7 @@ rounds = {ROUNDS}
 max_clients = {CLIENTS}
 committee_size = {MINERS}
 byzantine_f = 1
-join_window = 60
+join_window = 120
 submit_window = 20
 verdict_window = 30
 
@@ -73,40 +73,16 @@ def node() -> Iterator[AnvilNode]:
 
 def test_mutual_supervision_with_separate_processes(node: AnvilNode, tmp_path: Path) -> None:
     keys = [a.key.hex() for a in derive_accounts(DEFAULT_MNEMONIC, 1 + CLIENTS + MINERS)]
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    deployment_file = tmp_path / "deployment.json"
-    store = f"local:{tmp_path / 'store'}"
-    argv = ["deploy", "--rpc-url", node.url, "--limits", "devnet", "--out", str(deployment_file)]
-    deploy = Participant("deploy", argv, keys[0], logs).start()
-    assert deploy.proc is not None and deploy.proc.wait(120) == 0, deploy.output()
+    attacks = {SIGN_FLIPPER: ["--attack", "sign_flip:scale=4"],
+               SCORER: ["--attack", "dishonest_scores"]}  # fmt: skip
+    cast = cast_task(node.url, tmp_path, keys, TASK_TOML, clients=CLIENTS, miners=MINERS,
+                     attacks=attacks)  # fmt: skip
+    deployment_file, store, everyone = cast.deployment_file, cast.store, cast.everyone
     assert "score_board" in json.loads(deployment_file.read_text())
-    (tmp_path / "task.toml").write_text(TASK_TOML)
-    common = ["--deployment", str(deployment_file), "--store", store, "--poll", "0.5", "--json"]
-    requester = Participant(
-        "requester",
-        ["task", "create", str(tmp_path / "task.toml"), "--follow", "--settle-after", "5",
-         "--evaluate", "digits", *common],
-        keys[0], logs,
-    ).start()  # fmt: skip
     with connect(node.url) as chain:
         d = Deployment.from_json(chain, json.loads(deployment_file.read_text()))
-        wait_for("the task", lambda: int(d.tasks.taskCount()) == 1, 120, [requester])
-        task = ["--task", "1"]
-        miners = [
-            Participant(f"miner{j}", ["miner", "run", *task, *common], keys[1 + CLIENTS + j], logs)
-            for j in range(MINERS)
-        ]
-        attacks = {SIGN_FLIPPER: ["--attack", "sign_flip:scale=4"],
-                   SCORER: ["--attack", "dishonest_scores"]}  # fmt: skip
-        clients = []
-        for i in range(CLIENTS):
-            data = ["--dataset", "digits", "--shard", f"{i}/{CLIENTS}", "--seed", "0"]
-            argv = ["client", "run", *task, *common, *data, *attacks.get(i, [])]
-            clients.append(Participant(f"client{i}", argv, keys[1 + i], logs))
-        everyone = [requester, *miners, *clients]
         try:
-            for p in [*miners, *clients]:
+            for p in [*cast.miners, *cast.clients]:
                 p.start()
             wait_for("everyone to finish", lambda: all(
                 p.proc is not None and p.proc.poll() is not None for p in everyone), 480, everyone
