@@ -65,7 +65,7 @@ from fedchain.roles.blobs import (
 )
 from fedchain.roles.chainview import TaskLog, TaskState, TaskStatus, chain_now, error_name
 from fedchain.roles.errors import RoleError
-from fedchain.roles.scoring import MAX_SCORE, measure_scores, scoring_closes_at
+from fedchain.roles.scoring import MAX_SCORE, measure_scores, round_rows, scoring_closes_at
 from fedchain.roles.taskfile import category_id
 from fedchain.storage import ModelMetadata
 from fedchain.storage.errors import KuboError, StorageError
@@ -487,6 +487,9 @@ class Client(MemberRole):
         submissions = self._member_submissions(r)
         closed = len(submissions) >= state.client_count or block_time > state.submit_deadline
         if me is None or me not in submissions or not closed:
+            return Activity.WAITING
+        if any(row.validator == me for row in round_rows(self.log, r)):
+            self._scored.add(r)  # posted before a restart: one row per round
             return Activity.WAITING
         if block_time > scoring_closes_at(state):
             self._scored.add(r)

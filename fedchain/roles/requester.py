@@ -174,7 +174,11 @@ def publish_task(
         PendingTransactionsError: ``who`` still has transactions pending on the node after
             :data:`PENDING_WAIT` seconds: one may be a ``createTask`` that the duplicate check
             cannot see yet (``force=True`` skips this check too).
+        DeploymentError: a mutual-supervision task on a deployment without a ScoreBoard
+            (checked before any money moves).
     """
+    if task.verification.rule == "mutual":
+        who.deployment.require_scores()
     if request_key is None:
         request_key = task.request_key()
     blob = initial_blob(who, task)

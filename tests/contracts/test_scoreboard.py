@@ -3,7 +3,17 @@ embedded chain and on Anvil. Each test plays a participant trying to post a row 
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from fedchain.chain.deploy import DeploymentError
 from fedchain.chain.testing import reverts
+from fedchain.roles import Participant
+from fedchain.roles.requester import publish_task
+from fedchain.roles.taskfile import TaskFile
+from fedchain.storage import open_store
 
 from .conftest import World
 
@@ -71,3 +81,23 @@ def test_a_task_that_is_not_running_takes_no_rows(world: World) -> None:
     with reverts("ScoreBoardNotRunning", taskId=task, status=1):  # still joining
         board.postScores(task, 0, 0b1111, [0, 1, 1, 1], sender=world.clients[0])
     assert board.tasks() == world.tasks.address
+
+
+def test_a_mutual_task_needs_a_scoreboard_before_any_money_moves(
+    world: World, tmp_path: Path
+) -> None:
+    """A deployment file from before the ScoreBoard cannot run mutual supervision: publishing
+    such a task fails before the escrow is sent."""
+    old = dataclasses.replace(world.d, scores=None)
+    assert "score_board" not in old.to_json()
+    who = Participant(world.chain, old, open_store(f"local:{tmp_path}"), world.requester)
+    task = TaskFile.from_dict({
+        "task": {"max_clients": 4, "rounds": 1, "byzantine_f": 1},
+        "rewards": {"reward_unit": "0.0001 ether", "client_mortgage": 10**15},
+        "verification": {"rule": "mutual"},
+    })  # fmt: skip
+    count, balance = int(world.tasks.taskCount()), world.chain.balance(world.requester.address)
+    with pytest.raises(DeploymentError, match="no ScoreBoard"):
+        publish_task(who, task)
+    assert int(world.tasks.taskCount()) == count
+    assert world.chain.balance(world.requester.address) == balance

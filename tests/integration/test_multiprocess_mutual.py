@@ -4,7 +4,8 @@ A real Anvil node; ``fedchain deploy`` (which deploys the ScoreBoard too); a req
 (``fedchain task create --follow``) whose task file picks ``rule = "mutual"``; four clients
 (``fedchain client run``: two honest, a loud sign-flipper and a dishonest scorer that trains
 honestly but inverts every score it posts) and three miners (``fedchain miner run``). Nothing is
-shared but the chain and one LocalStore directory. Then ``fedchain audit`` re-derives the task as
+shared but the chain and one LocalStore directory. Client 0 is killed after posting its first
+row and restarted. Then ``fedchain audit`` re-derives the task as
 a stranger would.
 
 The chain must show: a score row from every client in every round, the sign-flipper rejected
@@ -84,6 +85,18 @@ def test_mutual_supervision_with_separate_processes(node: AnvilNode, tmp_path: P
         try:
             for p in [*cast.miners, *cast.clients]:
                 p.start()
+            # Client 0 is killed once its round-0 row is on chain and started again: it reads
+            # its row back from the chain and posts no second one.
+            log = TaskLog(d.tasks, 1, addresses=d.log_addresses())
+            restarted = derive_accounts(DEFAULT_MNEMONIC, 2)[1].address
+
+            def scored() -> bool:
+                log.refresh()
+                return bool(log.events("ScoresPosted", round=0, validator=restarted))
+
+            wait_for("client 0's round-0 scores", scored, 300, everyone)
+            cast.clients[0].kill()
+            cast.clients[0].start()
             wait_for("everyone to finish", lambda: all(
                 p.proc is not None and p.proc.poll() is not None for p in everyone), 480, everyone
             )  # fmt: skip
