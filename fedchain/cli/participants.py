@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from fedchain.roles.miner import Miner
 
 #: ``fedchain.roles.miner.FAULTS``, for the help text (a test keeps the two equal).
-FAULT_NAMES = ("silent_leader", "accept_all", "aggregate_all")
+FAULT_NAMES = ("silent_leader", "accept_all", "aggregate_all", "eager_leader")
 
 __all__ = [
     "FAULT_NAMES",
