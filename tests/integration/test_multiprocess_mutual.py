@@ -4,8 +4,8 @@ A real Anvil node; ``fedchain deploy`` (which deploys the ScoreBoard too); a req
 (``fedchain task create --follow``) whose task file picks ``rule = "mutual"``; four clients
 (``fedchain client run``: two honest, a loud sign-flipper and a dishonest scorer that trains
 honestly but inverts every score it posts) and three miners (``fedchain miner run``). Nothing is
-shared but the chain and one LocalStore directory. Client 0 is killed after posting its first
-row and restarted. Then ``fedchain audit`` re-derives the task as
+shared but the chain and one LocalStore directory. The dishonest scorer is killed after posting
+its first row and restarted. Then ``fedchain audit`` re-derives the task as
 a stranger would.
 
 The chain must show: a score row from every client in every round, the sign-flipper rejected
@@ -46,7 +46,7 @@ committee_size = {MINERS}
 byzantine_f = 1
 join_window = 120
 submit_window = 20
-verdict_window = 30
+verdict_window = 40
 
 [rewards]
 policy = "reputation"
@@ -85,18 +85,18 @@ def test_mutual_supervision_with_separate_processes(node: AnvilNode, tmp_path: P
         try:
             for p in [*cast.miners, *cast.clients]:
                 p.start()
-            # Client 0 is killed once its round-0 row is on chain and started again: it reads
-            # its row back from the chain and posts no second one.
+            # The dishonest scorer is killed once its round-0 row is on chain and started again:
+            # it reads its row back from the chain and posts no second one.
             log = TaskLog(d.tasks, 1, addresses=d.log_addresses())
-            restarted = derive_accounts(DEFAULT_MNEMONIC, 2)[1].address
+            restarted = derive_accounts(DEFAULT_MNEMONIC, 2 + SCORER)[1 + SCORER].address
 
             def scored() -> bool:
                 log.refresh()
                 return bool(log.events("ScoresPosted", round=0, validator=restarted))
 
-            wait_for("client 0's round-0 scores", scored, 300, everyone)
-            cast.clients[0].kill()
-            cast.clients[0].start()
+            wait_for("the scorer's round-0 row", scored, 300, everyone)
+            cast.clients[SCORER].kill()
+            cast.clients[SCORER].start()
             wait_for("everyone to finish", lambda: all(
                 p.proc is not None and p.proc.poll() is not None for p in everyone), 480, everyone
             )  # fmt: skip
@@ -120,17 +120,19 @@ def test_mutual_supervision_with_separate_processes(node: AnvilNode, tmp_path: P
             assert len(validators) == len(set(validators))  # one row each, the restart included
             # Every client posts in round 0; in round 1 the restarted one may, on a loaded
             # machine, come back after the scoring window (its row is then simply missing).
-            assert set(validators) >= set(addr if r == 0 else addr[1:]), (r, validators)
+            honest = [a for i, a in enumerate(addr) if i != SCORER]
+            assert set(validators) >= set(addr if r == 0 else honest), (r, validators)
         outcome = task_outcome(log, state, threshold=5, gamma_max=100)
         for row in outcome.rounds:
             assert row.rejected == [addr[SIGN_FLIPPER]]
         pay = outcome.payouts
         assert pay[addr[SIGN_FLIPPER]]["penalty"] == MORTGAGE
-        for i in (0, 1, SCORER):
+        for i in (0, 1):
             assert pay[addr[i]]["reward"] > 0 and pay[addr[i]]["penalty"] == 0
+        assert pay[addr[SCORER]]["reward"] > 0  # (a restart on a loaded machine may miss a round)
         assert outcome.balanced is True
     assert audit.returncode == 0, audit.stdout[-3000:] + audit.stderr[-3000:]
     doc = json.loads(audit.stdout.strip().splitlines()[-1])
     assert doc["ok"] is True and doc["checks"]["mutual.timing"]["ok"] == ROUNDS
-    for row in doc["rounds"]:
-        assert row["flagged_scorers"] == [addr[SCORER]]
+    flags = [row["flagged_scorers"] for row in doc["rounds"]]
+    assert flags[0] == [addr[SCORER]] and all(f in ([], [addr[SCORER]]) for f in flags), flags
